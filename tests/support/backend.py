@@ -1,0 +1,82 @@
+"""The real backend (Reflex in backend-only mode, our FastAPI routes inside) on a free port,
+with its own migrated SQLite database and pointed at a test livekit-server."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.livekit import LiveKitServer
+from tests.support.processes import REPO_ROOT, ManagedProcess, free_port, tool_env, wait_until
+
+
+def migrate_database(database_url: str) -> None:
+    """Apply the committed migrations to ``database_url``, as `make setup` does."""
+    result = subprocess.run(  # noqa: S603
+        ["reflex", "db", "migrate"], cwd=REPO_ROOT, env=tool_env({"DATABASE_URL": database_url}),
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"migrations failed:\n{result.stdout}\n{result.stderr}")
+
+
+class Backend:
+    """One backend process. ``env`` holds the settings it was started with."""
+
+    def __init__(self, workdir: Path, livekit: LiveKitServer, extra_env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.database_url = f"sqlite:///{workdir / 'app.db'}"
+        migrate_database(self.database_url)
+        self.env = {
+            **livekit.env(),
+            "DATABASE_URL": self.database_url,
+            "BACKEND_PORT": str(self.port),
+            "API_URL": f"http://127.0.0.1:{self.port}",
+            **(extra_env or {}),
+        }
+        self._process = ManagedProcess(
+            f"backend-{self.port}",
+            ["reflex", "run", "--env", "dev", "--backend-only", "--backend-port", str(self.port),
+             "--loglevel", "info"],
+            log_dir=workdir, env=tool_env(self.env),
+        )
+
+    @property
+    def base_url(self) -> str:
+        """Where tests send API requests."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Backend:
+        """Start the backend and wait until `/ping` answers."""
+        self._process.start()
+        try:
+            wait_until(
+                lambda: httpx.get(f"{self.base_url}/ping", timeout=2).status_code == 200,
+                timeout=90, what="backend answering /ping",
+            )
+        except TimeoutError as error:
+            raise RuntimeError(f"backend did not start:\n{self._process.log_tail()}") from error
+        return self
+
+    def stop(self) -> None:
+        """Stop the backend and everything it started."""
+        self._process.stop()
+
+
+@pytest.fixture(scope="session")
+def backend(tmp_path_factory: pytest.TempPathFactory, livekit_server: LiveKitServer) -> Iterator[Backend]:
+    """The backend shared by the session, on the shared livekit-server."""
+    server = Backend(tmp_path_factory.mktemp("backend"), livekit_server).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def api(backend: Backend) -> Iterator[httpx.Client]:
+    """An HTTP client for the shared backend's API (no credentials)."""
+    with httpx.Client(base_url=backend.base_url, timeout=30) as client:
+        yield client

@@ -1,0 +1,57 @@
+"""The FastAPI app given to Reflex as `api_transformer`: every `/api/*` route lives here.
+
+Errors always leave as JSON ``{"detail": "<sentence>"}`` (validation errors add ``errors``
+with the failing fields) and never carry a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from voice_app import health
+
+logger = logging.getLogger(__name__)
+
+
+def _describe_validation_error(error: dict) -> str:
+    location = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+    message = error.get("msg", "is invalid")
+    return f"{location}: {message}" if location else message
+
+
+def create_api() -> FastAPI:
+    """Build the API app with its routers and JSON error handlers."""
+    api = FastAPI(
+        title="voice-app API",
+        version="1.0.0",
+        description="Accounts, LiveKit rooms and tokens for the voice agent app.",
+    )
+
+    @api.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "message": e.get("msg", "")}
+            for e in exc.errors()
+        ]
+        detail = "; ".join(_describe_validation_error(e) for e in exc.errors()) or "Invalid request."
+        return JSONResponse({"detail": detail, "errors": errors}, status_code=422)
+
+    @api.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @api.exception_handler(Exception)
+    async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+        logger.error("Unhandled error in API route", exc_info=exc)
+        return JSONResponse({"detail": "Internal error; it has been logged."}, status_code=500)
+
+    api.include_router(health.router)
+    return api
+
+
+fastapi_app = create_api()
