@@ -16,5 +16,8 @@ config = rx.Config(
     cors_allowed_origins=[origin.strip() for origin in settings.CORS_ALLOWED_ORIGINS.split(",")],
     telemetry_enabled=False,
     show_built_with_reflex=False,
-    plugins=[rx.plugins.SitemapPlugin(), rx.plugins.RadixThemesPlugin(theme=rx.theme(appearance="inherit", accent_color="iris"))],
+    plugins=[
+        rx.plugins.SitemapPlugin(),
+        rx.plugins.RadixThemesPlugin(theme=rx.theme(appearance="inherit", accent_color="iris")),
+    ],
 )

@@ -6,4 +6,5 @@ Each lives in `tests/support/` with the feature it serves; this file only regist
 pytest_plugins = [
     "tests.support.livekit",
     "tests.support.backend",
+    "tests.support.browser",
 ]

@@ -34,7 +34,8 @@ def test_health_names_livekit_while_it_is_down_and_recovers_without_a_restart(
             own_livekit_server.start()
             wait_until(
                 lambda: client.get("/api/health").status_code == 200,
-                timeout=15, what="health recovering after livekit-server restarted",
+                timeout=15,
+                what="health recovering after livekit-server restarted",
             )
             assert client.get("/api/health").json()["livekit"] == "ok"
     finally:

@@ -17,9 +17,7 @@ from sqlmodel import Session, create_engine
 def make_engine(database_url: str) -> Engine:
     """Create an engine for ``database_url`` with settings that suit several processes."""
     if database_url.startswith("sqlite"):
-        engine = create_engine(
-            database_url, connect_args={"check_same_thread": False, "timeout": 15}
-        )
+        engine = create_engine(database_url, connect_args={"check_same_thread": False, "timeout": 15})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

@@ -17,6 +17,16 @@ DEV_LIVEKIT_API_KEY = "devkey"
 DEV_LIVEKIT_API_SECRET = "secret"  # noqa: S105 - the public key pair of `livekit-server --dev`
 
 
+def livekit_key_problems(api_key: str, api_secret: str) -> list[str]:
+    """Why these LiveKit credentials must not be used in production (empty when they may)."""
+    problems = []
+    if api_key in ("", DEV_LIVEKIT_API_KEY):
+        problems.append("LIVEKIT_API_KEY is the development key 'devkey' or empty")
+    if api_secret in ("", DEV_LIVEKIT_API_SECRET) or len(api_secret) < 32:
+        problems.append("LIVEKIT_API_SECRET is the development secret, empty, or shorter than 32 characters")
+    return problems
+
+
 class Settings(BaseSettings):
     """Settings of the Reflex app process. Read through :func:`get_settings`."""
 
@@ -56,11 +66,7 @@ class Settings(BaseSettings):
     def _refuse_dev_secrets_in_production(self) -> Settings:
         if not self.is_production:
             return self
-        problems = []
-        if self.LIVEKIT_API_KEY in ("", DEV_LIVEKIT_API_KEY):
-            problems.append("LIVEKIT_API_KEY is the development key 'devkey' or empty")
-        if self.LIVEKIT_API_SECRET in ("", DEV_LIVEKIT_API_SECRET) or len(self.LIVEKIT_API_SECRET) < 32:
-            problems.append("LIVEKIT_API_SECRET is the development secret, empty, or shorter than 32 characters")
+        problems = livekit_key_problems(self.LIVEKIT_API_KEY, self.LIVEKIT_API_SECRET)
         if self.DATABASE_URL.startswith("sqlite"):
             problems.append("DATABASE_URL points at SQLite; production needs PostgreSQL")
         if problems:

@@ -16,21 +16,45 @@ from tests.support.processes import REPO_ROOT, ManagedProcess, free_port, tool_e
 
 def migrate_database(database_url: str) -> None:
     """Apply the committed migrations to ``database_url``, as `make setup` does."""
-    result = subprocess.run(  # noqa: S603
-        ["reflex", "db", "migrate"], cwd=REPO_ROOT, env=tool_env({"DATABASE_URL": database_url}),
-        capture_output=True, text=True, timeout=120, check=False,
+    result = subprocess.run(
+        ["reflex", "db", "migrate"],
+        cwd=REPO_ROOT,
+        env=tool_env({"DATABASE_URL": database_url}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     if result.returncode != 0:
         raise RuntimeError(f"migrations failed:\n{result.stdout}\n{result.stderr}")
 
 
+def new_database(workdir: Path) -> str:
+    """A fresh SQLite database in ``workdir`` with every migration applied; returns its URL."""
+    database_url = f"sqlite:///{workdir / 'app.db'}"
+    migrate_database(database_url)
+    return database_url
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The session's database, shared by the backend, the full app and the agent worker."""
+    return new_database(tmp_path_factory.mktemp("database"))
+
+
 class Backend:
     """One backend process. ``env`` holds the settings it was started with."""
 
-    def __init__(self, workdir: Path, livekit: LiveKitServer, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        livekit: LiveKitServer,
+        extra_env: dict[str, str] | None = None,
+        *,
+        database_url: str | None = None,
+    ) -> None:
         self.port = free_port()
-        self.database_url = f"sqlite:///{workdir / 'app.db'}"
-        migrate_database(self.database_url)
+        self.database_url = database_url or new_database(workdir)
         self.env = {
             **livekit.env(),
             "DATABASE_URL": self.database_url,
@@ -40,9 +64,19 @@ class Backend:
         }
         self._process = ManagedProcess(
             f"backend-{self.port}",
-            ["reflex", "run", "--env", "dev", "--backend-only", "--backend-port", str(self.port),
-             "--loglevel", "info"],
-            log_dir=workdir, env=tool_env(self.env),
+            [
+                "reflex",
+                "run",
+                "--env",
+                "dev",
+                "--backend-only",
+                "--backend-port",
+                str(self.port),
+                "--loglevel",
+                "info",
+            ],
+            log_dir=workdir,
+            env=tool_env(self.env),
         )
 
     @property
@@ -56,7 +90,8 @@ class Backend:
         try:
             wait_until(
                 lambda: httpx.get(f"{self.base_url}/ping", timeout=2).status_code == 200,
-                timeout=90, what="backend answering /ping",
+                timeout=90,
+                what="backend answering /ping",
             )
         except TimeoutError as error:
             raise RuntimeError(f"backend did not start:\n{self._process.log_tail()}") from error
@@ -68,9 +103,11 @@ class Backend:
 
 
 @pytest.fixture(scope="session")
-def backend(tmp_path_factory: pytest.TempPathFactory, livekit_server: LiveKitServer) -> Iterator[Backend]:
-    """The backend shared by the session, on the shared livekit-server."""
-    server = Backend(tmp_path_factory.mktemp("backend"), livekit_server).start()
+def backend(
+    tmp_path_factory: pytest.TempPathFactory, livekit_server: LiveKitServer, database_url: str
+) -> Iterator[Backend]:
+    """The backend shared by the session, on the shared livekit-server and database."""
+    server = Backend(tmp_path_factory.mktemp("backend"), livekit_server, database_url=database_url).start()
     yield server
     server.stop()
 

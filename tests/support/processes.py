@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -51,7 +52,7 @@ def wait_until(check: Callable[[], bool], *, timeout: float, what: str, interval
         try:
             if check():
                 return
-        except Exception:  # noqa: BLE001 - the thing is still starting
+        except Exception:
             pass
         time.sleep(interval)
     raise TimeoutError(f"{what} did not happen within {timeout:.0f} s")
@@ -89,9 +90,14 @@ class ManagedProcess:
     def start(self) -> ManagedProcess:
         """Start the program (appending to its log)."""
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen(  # noqa: S603 - argv is built by the tests
-            self.argv, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+        self.process = subprocess.Popen(
+            self.argv,
+            cwd=self.cwd,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         log.close()
         return self
@@ -118,13 +124,9 @@ class ManagedProcess:
             return None
         if self.running:
             os.killpg(self.process.pid, signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.process.wait(timeout=5)
         return self.process.returncode

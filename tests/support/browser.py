@@ -1,0 +1,168 @@
+"""The whole app (Reflex frontend dev server + backend) on free ports, and headless Chromium.
+
+Reflex compiles into the repository's `.web/` folder, so only one full app may run at a time
+on a machine: a file lock serialises app starts across pytest processes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.backend import new_database
+from tests.support.livekit import LiveKitServer
+from tests.support.processes import REPO_ROOT, ManagedProcess, free_port, tool_env, wait_until
+
+CHROMIUM_HINT = (
+    "Chromium was not found at /usr/bin/chromium. Run `make setup-test` "
+    "(it runs `apt-get install chromium`), or set CHROMIUM_PATH."
+)
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+]
+ARTIFACTS_DIR = REPO_ROOT / "test-artifacts"
+
+
+def chromium_path() -> str:
+    """Where Chromium is, or a failing test that says how to install it."""
+    path = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).exists():
+        pytest.fail(CHROMIUM_HINT)
+    return path
+
+
+class AppServer:
+    """`reflex run` (dev) with frontend and backend on free ports, against a given livekit-server."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        livekit: LiveKitServer,
+        extra_env: dict[str, str] | None = None,
+        *,
+        database_url: str | None = None,
+    ) -> None:
+        self.frontend_port = free_port()
+        self.backend_port = free_port()
+        self.database_url = database_url or new_database(workdir)
+        self.env = {
+            **livekit.env(),
+            "DATABASE_URL": self.database_url,
+            "BACKEND_PORT": str(self.backend_port),
+            "FRONTEND_PORT": str(self.frontend_port),
+            "API_URL": f"http://127.0.0.1:{self.backend_port}",
+            "DEPLOY_URL": f"http://127.0.0.1:{self.frontend_port}",
+            **(extra_env or {}),
+        }
+        self._lock_path = REPO_ROOT / ".tools" / "frontend.lock"
+        self._lock_file = None
+        self._process = ManagedProcess(
+            f"app-{self.frontend_port}",
+            [
+                "reflex",
+                "run",
+                "--env",
+                "dev",
+                "--frontend-port",
+                str(self.frontend_port),
+                "--backend-port",
+                str(self.backend_port),
+                "--loglevel",
+                "info",
+            ],
+            log_dir=workdir,
+            env=tool_env(self.env),
+        )
+
+    @property
+    def frontend_url(self) -> str:
+        """The page a user opens."""
+        return f"http://127.0.0.1:{self.frontend_port}"
+
+    @property
+    def backend_url(self) -> str:
+        """The backend's own URL (API routes)."""
+        return f"http://127.0.0.1:{self.backend_port}"
+
+    def start(self) -> AppServer:
+        """Compile and start the app; wait for both the page and the backend to answer."""
+        self._lock_path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock_file = self._lock_path.open("w")
+        fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+        self._process.start()
+        try:
+            wait_until(
+                lambda: httpx.get(f"{self.backend_url}/ping", timeout=2).status_code == 200,
+                timeout=300,
+                what="app backend answering /ping",
+            )
+            wait_until(
+                lambda: httpx.get(self.frontend_url, timeout=5).status_code == 200,
+                timeout=300,
+                what="app frontend serving the page",
+            )
+        except TimeoutError as error:
+            self.stop()
+            raise RuntimeError(f"app did not start:\n{self._process.log_tail()}") from error
+        return self
+
+    def stop(self) -> None:
+        """Stop frontend and backend, and let the next app start."""
+        self._process.stop()
+        if self._lock_file is not None:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()
+            self._lock_file = None
+
+
+@pytest.fixture(scope="session")
+def app_server(
+    tmp_path_factory: pytest.TempPathFactory, livekit_server: LiveKitServer, database_url: str
+) -> Iterator[AppServer]:
+    """The full app for browser tests, on the session's livekit-server and database."""
+    server = AppServer(tmp_path_factory.mktemp("app"), livekit_server, database_url=database_url).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[object]:
+    """Debian's Chromium driven by Playwright (sync API, kept apart from pytest-asyncio's loop)."""
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium_path()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium, request: pytest.FixtureRequest) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    """A fresh browser context and page per test; a screenshot is saved when the test ends."""
+    context = chromium.new_context(
+        viewport={"width": 1280, "height": 860}, permissions=["microphone", "camera"]
+    )
+    page = context.new_page()
+    yield page
+    ARTIFACTS_DIR.mkdir(exist_ok=True)
+    try:
+        page.screenshot(path=str(ARTIFACTS_DIR / f"{request.node.name}-final.png"), full_page=True)
+    finally:
+        context.close()
