@@ -7,6 +7,7 @@ names it shares with the web app (LIVEKIT_*, AGENT_NAME, DATABASE_URL) mean the 
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -18,7 +19,9 @@ from voice_app.settings import DEV_LIVEKIT_API_KEY, DEV_LIVEKIT_API_SECRET, live
 class WorkerSettings(BaseSettings):
     """Settings of the agent worker. Read through :func:`get_worker_settings`."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", frozen=True, env_ignore_empty=True
+    )
 
     ENVIRONMENT: Literal["development", "production"] = "development"
     LIVEKIT_URL: str = "http://127.0.0.1:7880"
@@ -28,6 +31,96 @@ class WorkerSettings(BaseSettings):
     DATABASE_URL: str = "sqlite:///voice_app.db"
 
     OPENAI_API_KEY: str | None = Field(default=None, repr=False)
+    """When set (and PIPELINE is auto or openai), STT, LLM and TTS run on OpenAI."""
+    OPENAI_STT_MODEL: str = "gpt-4o-mini-transcribe"
+    OPENAI_LLM_MODEL: str = "gpt-4.1-mini"
+    OPENAI_TTS_MODEL: str = "gpt-4o-mini-tts"
+    OPENAI_TTS_VOICE: str = "ash"
+
+    PIPELINE: Literal["auto", "openai", "local"] = "auto"
+    """Which models answer. ``auto``: per stage, its ``*_BASE_URL`` server if set, else OpenAI
+    when ``OPENAI_API_KEY`` is set, else the offline pipeline. ``openai``: like auto, but refuse to
+    start without a key or base URLs. ``local``: always the offline pipeline."""
+
+    STT_BASE_URL: str | None = None
+    """An OpenAI-compatible speech-to-text server (e.g. a self-hosted faster-whisper server)."""
+    STT_MODEL: str | None = None
+    """Model name on ``STT_BASE_URL``; required when it is set."""
+    STT_API_KEY: str | None = Field(default=None, repr=False)
+    """Key for ``STT_BASE_URL`` if it wants one (never falls back to ``OPENAI_API_KEY``)."""
+    LLM_BASE_URL: str | None = None
+    """An OpenAI-compatible chat server, e.g. Ollama ``http://localhost:11434/v1`` or vLLM."""
+    LLM_MODEL: str | None = None
+    """Model name on ``LLM_BASE_URL``; required when it is set."""
+    LLM_API_KEY: str | None = Field(default=None, repr=False)
+    TTS_BASE_URL: str | None = None
+    """An OpenAI-compatible text-to-speech server (``/audio/speech``)."""
+    TTS_MODEL: str | None = None
+    """Model name on ``TTS_BASE_URL``; required when it is set."""
+    TTS_VOICE: str | None = None
+    """Voice on ``TTS_BASE_URL``; defaults to ``OPENAI_TTS_VOICE``."""
+    TTS_API_KEY: str | None = Field(default=None, repr=False)
+
+    FALLBACK_TO_LOCAL: bool = True
+    """When a remote stage fails mid-conversation, switch that stage to the offline model."""
+
+    DRAIN_TIMEOUT_SECONDS: int = Field(default=300, ge=0)
+    """On SIGTERM (``start`` mode) running conversations may go on this long before the worker
+    exits; the orchestrator's grace period (compose ``stop_grace_period``) must be longer."""
+    WORKER_IDLE_PROCESSES: int = Field(default=1, ge=0)
+    """Job processes kept warm (models loaded) for the next conversation. Each holds its own
+    copy of the offline models, so keep this small on small machines."""
+    WORKER_LOAD_THRESHOLD: float = Field(default=0.7, gt=0, le=1)
+    """In ``start`` mode the worker stops taking new conversations above this CPU load (0-1)."""
+    WORKER_HTTP_PORT: int | None = None
+    """Port of the worker's health endpoint (``GET /``); unset: 8081 in ``start``, random in
+    ``dev``."""
+
+    LOCAL_STT_MODEL_DIR: Path | None = None
+    """A faster-whisper model folder for the local pipeline; unset uses the verified Whisper tiny.en."""
+    LOCAL_STT_THREADS: int = Field(default=2, ge=1)
+    """CPU threads the local speech-to-text uses per worker process."""
+    LOCAL_LLM_MODEL_PATH: Path | None = None
+    """A chat GGUF file for the local LLM; unset uses the verified SmolLM2-135M-Instruct."""
+    LOCAL_LLM_THREADS: int = Field(default=2, ge=1)
+    """CPU threads the local LLM uses per worker process."""
+    LOCAL_LLM_MAX_TOKENS: int = Field(default=96, ge=8, le=1024)
+    """Upper bound on the length of one local LLM reply, in tokens (replies are spoken)."""
+    LOCAL_TTS_VOICE: str = "en-us"
+    """The espeak-ng voice of the local text-to-speech (`espeak-ng --voices` lists them)."""
+    LOCAL_TTS_RATE: int = Field(default=175, ge=80, le=450)
+    """Speaking rate of the local text-to-speech, in words per minute."""
+
+    @property
+    def remote_stages(self) -> dict[str, str]:
+        """Stage name -> provider (``openai`` or ``compatible``) for stages that run remotely."""
+        stages: dict[str, str] = {}
+        if self.PIPELINE == "local":
+            return stages
+        for stage, base_url in (("stt", self.STT_BASE_URL), ("llm", self.LLM_BASE_URL),
+                                ("tts", self.TTS_BASE_URL)):
+            if base_url:
+                stages[stage] = "compatible"
+            elif self.OPENAI_API_KEY:
+                stages[stage] = "openai"
+        return stages
+
+    @property
+    def needs_local_models(self) -> bool:
+        """True when some stage runs offline, or may fall back to offline."""
+        return len(self.remote_stages) < 3 or self.FALLBACK_TO_LOCAL
+
+    @model_validator(mode="after")
+    def _check_pipeline(self) -> WorkerSettings:
+        for stage in ("STT", "LLM", "TTS"):
+            if getattr(self, f"{stage}_BASE_URL") and not getattr(self, f"{stage}_MODEL"):
+                raise ValueError(f"{stage}_BASE_URL is set but {stage}_MODEL is not: name the model to use")
+        if self.PIPELINE == "openai" and len(self.remote_stages) < 3:
+            raise ValueError(
+                "PIPELINE=openai needs OPENAI_API_KEY (or STT/LLM/TTS_BASE_URL for every stage); "
+                "use PIPELINE=auto to run the missing stages offline"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> WorkerSettings:

@@ -48,6 +48,39 @@ class Settings(BaseSettings):
     AGENT_NAME: str = "voice-agent"
     """The agent the token's room configuration dispatches (the worker registers this name)."""
 
+    TOKEN_TTL_SECONDS: int = Field(default=900, ge=60, le=86_400)
+    """How long a participant token can be used to join its room (LiveKit refreshes it after joining)."""
+    ROOM_EMPTY_TIMEOUT_SECONDS: int = Field(default=300, ge=1)
+    """How long LiveKit keeps a created room open while nobody has joined it."""
+    ROOM_MAX_PARTICIPANTS: int = Field(default=4, ge=2)
+    """Participants a room admits: the user and the agent, plus room for a second tab or a reconnect."""
+
+    SESSION_IDLE_MINUTES: float = Field(default=30, gt=0)
+    """A login session ends after this long without a request."""
+    SESSION_ABSOLUTE_HOURS: float = Field(default=12, gt=0)
+    """A login session ends this long after sign-in, however active it is."""
+    ARGON2_MEMORY_KIB: int = Field(default=19_456, ge=19_456)
+    """Argon2id memory cost in KiB (OWASP minimum 19 MiB). Changing it re-hashes on next login."""
+    ARGON2_TIME_COST: int = Field(default=2, ge=2)
+    """Argon2id passes over memory (OWASP minimum 2). Changing it re-hashes on next login."""
+    ARGON2_PARALLELISM: int = Field(default=1, ge=1)
+    """Argon2id lanes (OWASP: 1). Changing it re-hashes on next login."""
+    LOGIN_THROTTLE_ACCOUNT_FREE_FAILURES: int = Field(default=5, ge=1)
+    """Failed logins for one email before each further attempt must wait."""
+    LOGIN_THROTTLE_ADDRESS_FREE_FAILURES: int = Field(default=20, ge=1)
+    """Failed logins from one client address (any email) before each further attempt must wait."""
+    LOGIN_THROTTLE_BASE_SECONDS: float = Field(default=1.0, gt=0)
+    """The first wait; it doubles with every further failure."""
+    LOGIN_THROTTLE_ACCOUNT_MAX_SECONDS: float = Field(default=60.0, gt=0)
+    """Longest wait for one email, so an attacker cannot lock a real user out for long."""
+    LOGIN_THROTTLE_ADDRESS_MAX_SECONDS: float = Field(default=900.0, gt=0)
+    """Longest wait for one client address."""
+    LOGIN_THROTTLE_FORGET_MINUTES: float = Field(default=15.0, gt=0)
+    """Failures older than this (with none since) are forgotten."""
+    TRUSTED_PROXY_HOPS: int = Field(default=0, ge=0)
+    """Reverse proxies in front of the backend; the client address is read from X-Forwarded-For
+    only when this is above 0 (the same rule as Reflex's `trusted_proxy_hops`)."""
+
     FRONTEND_PORT: int = 3000
     BACKEND_PORT: int = 8080
     API_URL: str = "http://localhost:8080"

@@ -1,0 +1,28 @@
+# The two commands a user needs: `make dev` runs the app, `make test` runs the tests.
+# Both install what is missing first (scripts/setup.sh), so they work on a fresh machine.
+
+SHELL := /bin/bash
+TOOLS_PATH := $(CURDIR)/.venv/bin:$(CURDIR)/.tools/bin:$(CURDIR)/.tools/bun/node_modules/.bin:$(PATH)
+export PATH := $(TOOLS_PATH)
+export REFLEX_USE_SYSTEM_BUN := 1
+export REFLEX_CHECK_LATEST_VERSION := false
+
+.PHONY: dev test setup setup-test lint bench
+
+dev: setup ## Start livekit-server --dev, the agent worker and the app (http://localhost:3000)
+	exec .venv/bin/python scripts/dev.py
+
+test: setup-test ## Run the whole test suite (starts its own livekit-server, app, worker, browser)
+	.venv/bin/python -m pytest $(PYTEST_ARGS)
+
+setup:
+	@scripts/setup.sh
+
+setup-test:
+	@scripts/setup.sh test
+
+lint: setup
+	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+
+bench: setup-test ## Run every benchmark and print its table (results in bench/results/)
+	.venv/bin/python bench/run_all.py

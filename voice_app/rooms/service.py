@@ -1,0 +1,126 @@
+"""Rooms and tokens as the rest of the app uses them: routes and the talk page call these.
+
+The database is the authority on who owns a room; LiveKit only hosts it. A name is claimed in
+the database before LiveKit hears of it, so a user can never create, reconfigure or join a room
+someone else owns, even when two users race for the same name.
+
+Errors are named: `InvalidRoomName`, `RoomNotOwned`, and `LiveKitUnavailable` (LiveKit did not
+answer in time). Callers map them to a status code or a message in one place.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from livekit import api
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from voice_app.auth.models import User
+from voice_app.rooms.livekit_client import LiveKitUnavailable, call_livekit, get_livekit_api
+from voice_app.rooms.models import Room
+from voice_app.rooms.names import InvalidRoomName, generate_room_name, validate_room_name
+from voice_app.rooms.tokens import TokenGrant, issue_participant_token, room_configuration
+from voice_app.settings import Settings
+
+__all__ = [
+    "InvalidRoomName",
+    "LiveKitUnavailable",
+    "RoomNotOwned",
+    "TokenGrant",
+    "ensure_room",
+    "issue_token_for_room",
+]
+
+logger = logging.getLogger(__name__)
+
+
+class RoomNotOwned(Exception):
+    """The room exists and belongs to another user."""
+
+
+def _find_room(session: Session, name: str) -> Room | None:
+    return session.exec(select(Room).where(Room.name == name)).first()
+
+
+def _claim_room(session: Session, *, user: User, name: str) -> tuple[Room, bool]:
+    """Record ``name`` as owned by ``user`` unless it is recorded already; `RoomNotOwned` if not theirs."""
+    room = _find_room(session, name)
+    created = False
+    if room is None:
+        room = Room(name=name, owner_id=user.id)
+        session.add(room)
+        try:
+            session.commit()
+            created = True
+        except IntegrityError:
+            # Someone recorded the same name between our read and our insert.
+            session.rollback()
+            room = _find_room(session, name)
+            if room is None:
+                raise
+    if room.owner_id != user.id:
+        raise RoomNotOwned(name)
+    return room, created
+
+
+async def _create_on_livekit(*, user: User, name: str, settings: Settings) -> None:
+    config = room_configuration(user=user, settings=settings)
+    request = api.CreateRoomRequest(
+        name=name,
+        empty_timeout=config.empty_timeout,
+        max_participants=config.max_participants,
+        metadata=config.metadata,
+        agents=config.agents,
+    )
+    await call_livekit(get_livekit_api(settings).room.create_room(request), settings=settings)
+
+
+async def ensure_room(
+    *, session: Session, user: User, name: str | None, settings: Settings
+) -> tuple[Room, bool]:
+    """Make sure ``user``'s room ``name`` exists on LiveKit and in the database.
+
+    Without a name a fresh unique one is made. Returns the room and whether this call recorded
+    it. LiveKit's CreateRoom is idempotent, so an owned room is re-created there when LiveKit
+    has closed it in the meantime.
+
+    Raises:
+        InvalidRoomName: ``name`` breaks the naming rule.
+        RoomNotOwned: another user owns ``name``.
+        LiveKitUnavailable: LiveKit did not answer in time (a newly claimed name is released).
+    """
+    name = validate_room_name(name) if name is not None else generate_room_name(user.id)
+    room, created = _claim_room(session, user=user, name=name)
+    try:
+        await _create_on_livekit(user=user, name=name, settings=settings)
+    except LiveKitUnavailable:
+        if created:
+            session.delete(room)
+            session.commit()
+        raise
+    if created:
+        logger.info("Room created", extra={"room": name, "user_id": user.id})
+    return room, created
+
+
+async def issue_token_for_room(
+    *, session: Session, user: User, room_name: str | None, settings: Settings
+) -> TokenGrant:
+    """A token for ``user`` to join ``room_name``, creating the room first when it is new.
+
+    Without a name, a new room is made. A room the user already owns is not sent to LiveKit
+    again: the token carries the room's configuration, so LiveKit re-creates a closed room
+    identically on join. That keeps this path to one indexed read and one signature.
+
+    Raises:
+        InvalidRoomName: ``room_name`` breaks the naming rule.
+        RoomNotOwned: another user owns ``room_name``.
+        LiveKitUnavailable: the room had to be created and LiveKit did not answer in time.
+    """
+    room = _find_room(session, validate_room_name(room_name)) if room_name is not None else None
+    if room is None:
+        room, _created = await ensure_room(session=session, user=user, name=room_name, settings=settings)
+    elif room.owner_id != user.id:
+        raise RoomNotOwned(room.name)
+    return issue_participant_token(user=user, room_name=room.name, settings=settings)
