@@ -70,8 +70,9 @@ class WorkerSettings(BaseSettings):
     WORKER_IDLE_PROCESSES: int = Field(default=1, ge=0)
     """Job processes kept warm (models loaded) for the next conversation. Each holds its own
     copy of the offline models, so keep this small on small machines."""
-    WORKER_LOAD_THRESHOLD: float = Field(default=0.7, gt=0, le=1)
-    """In ``start`` mode the worker stops taking new conversations above this CPU load (0-1)."""
+    WORKER_LOAD_THRESHOLD: float = Field(default=0.7, gt=0)
+    """In ``start`` mode the worker takes no new conversations while the machine's CPU load (0-1)
+    is at or above this; a value above 1 turns the limit off. ``dev`` has no limit."""
     WORKER_HTTP_PORT: int | None = None
     """Port of the worker's health endpoint (``GET /``); unset: 8081 in ``start``, random in
     ``dev``."""

@@ -25,7 +25,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.processes import REPO_ROOT, free_port  # noqa: E402
+from tests.support.processes import REPO_ROOT, free_port
 
 RESULTS = REPO_ROOT / "bench" / "results" / "startup.json"
 
@@ -33,12 +33,17 @@ RESULTS = REPO_ROOT / "bench" / "results" / "startup.json"
 def time_make_dev(checkout: Path, timeout: float = 1800) -> float:
     """Run `make dev` in ``checkout`` until its page answers; stop it; return the seconds taken."""
     ports = {"FRONTEND_PORT": free_port(), "BACKEND_PORT": free_port(), "LIVEKIT_PORT": free_port()}
-    env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "DATABASE_URL": f"sqlite:///{checkout}/bench.db"}
+    env = {
+        **os.environ,
+        **{k: str(v) for k, v in ports.items()},
+        "DATABASE_URL": f"sqlite:///{checkout}/bench.db",
+    }
     env.pop("VIRTUAL_ENV", None)
     log = (checkout / "make-dev.log").open("ab")
     started = time.monotonic()
-    make = subprocess.Popen(["make", "dev"], cwd=checkout, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    make = subprocess.Popen(
+        ["make", "dev"], cwd=checkout, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     url = f"http://127.0.0.1:{ports['FRONTEND_PORT']}/"
     try:
         while time.monotonic() - started < timeout:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-DEFAULT_PASSWORD = "correct horse battery staple"  # noqa: S105 - a test passphrase
+DEFAULT_PASSWORD = "correct horse battery staple"
 
 
 def random_email() -> str:

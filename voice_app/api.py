@@ -14,6 +14,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from voice_app import health
+from voice_app.auth import api as auth_api
+from voice_app.rooms import api as rooms_api
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +53,8 @@ def create_api() -> FastAPI:
         return JSONResponse({"detail": "Internal error; it has been logged."}, status_code=500)
 
     api.include_router(health.router)
+    api.include_router(auth_api.router)
+    api.include_router(rooms_api.router)
     return api
 
 

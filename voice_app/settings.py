@@ -30,7 +30,9 @@ def livekit_key_problems(api_key: str, api_secret: str) -> list[str]:
 class Settings(BaseSettings):
     """Settings of the Reflex app process. Read through :func:`get_settings`."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+    # env_ignore_empty: docker-compose.yml passes every setting as `${NAME:-}`, so an unset one
+    # arrives as "" and must mean "use the default", as in the worker's settings.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True, env_ignore_empty=True)
 
     ENVIRONMENT: Literal["development", "production"] = "development"
 

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from pydantic import ConfigDict
 from sqlmodel import Field, SQLModel
+
+from voice_app.auth.validation import DisplayName, EmailAddress, LoginEmail, LoginPassword, NewPassword
 
 
 def utc_now() -> datetime:
@@ -50,3 +53,35 @@ class LoginSession(SQLModel, table=True):
     last_seen_at: datetime = Field(default_factory=utc_now)
     expires_at: datetime
     revoked_at: datetime | None = None
+
+
+class UserRegister(SQLModel):
+    """What a new user sends to sign up (validated by the rules in ``validation.py``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailAddress
+    display_name: DisplayName
+    password: NewPassword
+
+
+class UserLogin(SQLModel):
+    """What a user sends to sign in. Only lengths are checked: anything else is a wrong password."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: LoginEmail
+    password: LoginPassword
+
+
+class LoginResult(SQLModel):
+    """A fresh session: send ``token`` as ``Authorization: Bearer <token>``.
+
+    The session ends at ``expires_at`` at the latest, or earlier after ``idle_timeout_seconds``
+    without a request.
+    """
+
+    token: str
+    expires_at: datetime
+    idle_timeout_seconds: int
+    user: UserPublic

@@ -32,9 +32,7 @@ def validate_room_name(name: str) -> str:
     """Return ``name`` unchanged when it is a valid room name, else raise `InvalidRoomName`."""
     # fullmatch, not match: "$" would accept a trailing newline.
     if not isinstance(name, str) or not _ROOM_NAME.fullmatch(name):
-        raise InvalidRoomName(
-            f"A room name is 1 to {ROOM_NAME_MAX_LENGTH} letters, digits, '_' or '-'."
-        )
+        raise InvalidRoomName(f"A room name is 1 to {ROOM_NAME_MAX_LENGTH} letters, digits, '_' or '-'.")
     return name
 
 

@@ -89,6 +89,7 @@ async def ensure_room(
         InvalidRoomName: ``name`` breaks the naming rule.
         RoomNotOwned: another user owns ``name``.
         LiveKitUnavailable: LiveKit did not answer in time (a newly claimed name is released).
+
     """
     name = validate_room_name(name) if name is not None else generate_room_name(user.id)
     room, created = _claim_room(session, user=user, name=name)
@@ -117,6 +118,7 @@ async def issue_token_for_room(
         InvalidRoomName: ``room_name`` breaks the naming rule.
         RoomNotOwned: another user owns ``room_name``.
         LiveKitUnavailable: the room had to be created and LiveKit did not answer in time.
+
     """
     room = _find_room(session, validate_room_name(room_name)) if room_name is not None else None
     if room is None:

@@ -1,0 +1,58 @@
+"""Run the agent worker: ``python -m agent_worker dev|start|console``.
+
+``dev`` is for development (debug logs, no load limit, exits at once on Ctrl-C); ``start`` is
+for production: it stops taking conversations above ``WORKER_LOAD_THRESHOLD`` and on SIGTERM
+drains, letting running conversations finish for up to ``DRAIN_TIMEOUT_SECONDS``. ``console``
+talks to the agent in the terminal without a room (``console --text`` needs no audio device).
+
+The worker registers under ``AGENT_NAME``, so LiveKit only sends it rooms whose token asks for
+that agent in its room configuration (explicit dispatch).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+from livekit.agents import AgentServer, cli
+from livekit.agents.worker import ServerEnvOption
+
+from agent_worker.load import ProcessTreeLoad
+from agent_worker.session import entrypoint, prewarm
+from agent_worker.settings import WorkerSettings, get_worker_settings
+
+PROCESS_START_TIMEOUT_SECONDS = 60.0
+"""Loading the offline models in a fresh job process can take a while on a busy 2-core machine."""
+
+
+def build_server(settings: WorkerSettings) -> AgentServer:
+    """The livekit-agents server for these settings, with our job entrypoint registered."""
+    options: dict[str, int] = {}
+    if settings.WORKER_HTTP_PORT is not None:
+        options["port"] = settings.WORKER_HTTP_PORT
+    server = AgentServer(
+        ws_url=settings.LIVEKIT_URL,
+        api_key=settings.LIVEKIT_API_KEY,
+        api_secret=settings.LIVEKIT_API_SECRET,
+        setup_fnc=prewarm,
+        load_fnc=ProcessTreeLoad(),
+        num_idle_processes=settings.WORKER_IDLE_PROCESSES,
+        load_threshold=ServerEnvOption(dev_default=math.inf, prod_default=settings.WORKER_LOAD_THRESHOLD),
+        drain_timeout=settings.DRAIN_TIMEOUT_SECONDS,
+        initialize_process_timeout=PROCESS_START_TIMEOUT_SECONDS,
+        **options,
+    )
+    server.rtc_session(entrypoint, agent_name=settings.AGENT_NAME)
+    return server
+
+
+def main() -> None:
+    """Parse the command line (``dev``, ``start``, ``console``) and run the worker."""
+    # livekit-agents 1.8 deprecates its Python CLI in favour of the separate `lk` tool; we keep
+    # it so that `python -m agent_worker start` works with nothing else installed.
+    warnings.filterwarnings("ignore", message="the built-in Python CLI is deprecated")
+    cli.run_app(build_server(get_worker_settings()))
+
+
+if __name__ == "__main__":
+    main()

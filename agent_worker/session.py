@@ -1,0 +1,225 @@
+"""One conversation: the job that joins the user's room and runs an ``AgentSession`` there.
+
+``prewarm`` runs once per job process (models are shared by its conversations); ``entrypoint``
+runs once per dispatched job. The session hears the user (Silero VAD -> STT), answers (LLM ->
+TTS), can be interrupted, publishes both sides' transcripts on ``lk.transcription`` and its state
+in the ``lk.agent.state`` attribute, answers chat text from ``lk.chat`` in speech and transcript,
+and ends the job when the user leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from livekit import rtc
+from livekit.agents import (
+    AgentSession,
+    CloseEvent,
+    CloseReason,
+    ConversationItemAddedEvent,
+    ErrorEvent,
+    JobContext,
+    JobProcess,
+    TurnHandlingOptions,
+    llm,
+    room_io,
+)
+from livekit.agents.types import TOPIC_CHAT
+
+from agent_worker import prompts
+from agent_worker.agent import DispatchMetadata, VoiceAssistant
+from agent_worker.latency import LatencyReporter
+from agent_worker.providers import STAGES, Pipeline, ProcessModels, build_pipeline, load_process_models
+from agent_worker.settings import WorkerSettings, get_worker_settings
+from agent_worker.transcripts import TranscriptStore, engine_for
+
+logger = logging.getLogger(__name__)
+
+TYPED_MARK = "voice_app_typed"
+"""Set in ``ChatMessage.extra`` on user messages that came from the chat, not the microphone."""
+
+TURN_HANDLING: TurnHandlingOptions = {
+    # Silero decides when the user stopped; the adaptive detectors need LiveKit Cloud models
+    "turn_detection": "vad",
+    "interruption": {"enabled": True, "mode": "vad"},
+}
+
+
+def prewarm(proc: JobProcess) -> None:
+    """Load Silero VAD (and the offline models when they may be used) once per job process."""
+    proc.userdata["models"] = load_process_models(get_worker_settings())
+
+
+async def entrypoint(ctx: JobContext) -> None:
+    """Run one conversation with the user who dispatched this job."""
+    settings = get_worker_settings()
+    ctx.log_context_fields = {"job_id": ctx.job.id}
+    models: ProcessModels = ctx.proc.userdata["models"]
+    pipeline = build_pipeline(settings, models)
+    metadata = DispatchMetadata.parse(ctx.job.metadata)
+
+    session = AgentSession(
+        vad=models.vad, stt=pipeline.stt, llm=pipeline.llm, tts=pipeline.tts, turn_handling=TURN_HANDLING
+    )
+    room_options = room_io.RoomOptions(
+        text_input=room_io.TextInputOptions(text_input_cb=answer_typed_message),
+        close_on_disconnect=True,
+    )
+    agent = VoiceAssistant(display_name=metadata.display_name)
+
+    if ctx.is_fake_job():  # `console` mode: no room, no user record
+        await session.start(agent=agent, room=ctx.room, room_options=room_options)
+        return
+
+    await ctx.connect()
+    participant = await ctx.wait_for_participant()
+    room_options.participant_identity = participant.identity
+    store = _open_transcripts(settings, ctx, participant, metadata)
+    Conversation(ctx, session, pipeline, store).watch()
+    logger.info("conversation started", extra={"pipeline": pipeline.name})
+    await session.start(agent=agent, room=ctx.room, room_options=room_options)
+
+
+async def answer_typed_message(session: AgentSession, event: room_io.TextInputEvent) -> None:
+    """A chat message from the user: stop talking and answer it (spoken, with transcript)."""
+    message = llm.ChatMessage(role="user", content=[event.text], extra={TYPED_MARK: True})
+    await session.interrupt()
+    session.generate_reply(user_input=message)
+
+
+def _open_transcripts(
+    settings: WorkerSettings, ctx: JobContext, participant: rtc.RemoteParticipant, metadata: DispatchMetadata
+) -> TranscriptStore | None:
+    # the identity is the user's id: the backend signed it into the token
+    user_id = int(participant.identity) if participant.identity.isdigit() else metadata.user_id
+    if user_id is None:
+        logger.warning("participant is not an app user; the conversation will not be stored")
+        return None
+    store = TranscriptStore(
+        engine_for(settings.DATABASE_URL), user_id=user_id, room_name=ctx.room.name, job_id=ctx.job.id
+    )
+    store.open()
+    return store
+
+
+class Conversation:
+    """Session events -> stored messages, latency reports, failure notices and the job's end."""
+
+    def __init__(
+        self, ctx: JobContext, session: AgentSession, pipeline: Pipeline, store: TranscriptStore | None
+    ) -> None:
+        self._ctx = ctx
+        self._session = session
+        self._pipeline = pipeline
+        self._store = store
+        self._latency = LatencyReporter(ctx.room)
+        self._failed_stages: set[str] = set()
+        self._tasks: set[asyncio.Task[object]] = set()
+
+    def watch(self) -> None:
+        """Subscribe to the session, the fallback adapters and the job's shutdown."""
+        self._session.on("conversation_item_added", self._on_item_added)
+        self._session.on("error", self._on_error)
+        self._session.on("close", self._on_close)
+        for stage, adapter in self._pipeline.fallbacks.items():
+            adapter.on(f"{stage}_availability_changed", self._availability_handler(stage))
+        self._ctx.add_shutdown_callback(self._on_shutdown)
+
+    def _on_item_added(self, event: ConversationItemAddedEvent) -> None:
+        message = event.item
+        if not isinstance(message, llm.ChatMessage) or message.role not in ("user", "assistant"):
+            return
+        text = message.text_content or ""
+        if message.role == "user":
+            typed = bool(message.extra.get(TYPED_MARK))
+            self._latency.user_message(message, typed=typed)
+            if self._store:
+                self._store.add(
+                    role="user", source="typed" if typed else "spoken", text=text, at=message.created_at
+                )
+        else:
+            self._spawn(self._latency.agent_message(message))
+            if self._store:
+                self._store.add(role="agent", source="spoken", text=text, at=message.created_at)
+
+    def _on_error(self, event: ErrorEvent) -> None:
+        error = event.error
+        stage = getattr(error, "type", "unknown").removesuffix("_error")
+        recoverable = bool(getattr(error, "recoverable", False))
+        logger.error(
+            "model provider failed",
+            extra={
+                "stage": stage,
+                "provider": getattr(event.source, "provider", None),
+                "model": getattr(event.source, "model", None),
+                "recoverable": recoverable,
+                "error_type": type(getattr(error, "error", error)).__name__,
+            },
+        )
+        if not recoverable and stage in STAGES:
+            self._notify_failure(stage, falling_back=False)
+
+    def _availability_handler(self, stage: str) -> Callable[[object], None]:
+        fallback = self._pipeline.fallbacks[stage]  # type: ignore[index]
+
+        def on_change(event: object) -> None:
+            remote = fallback.is_remote(getattr(event, stage))
+            if getattr(event, "available", True):
+                if remote:
+                    self._notify_recovery(stage)
+                return
+            logger.error("model provider unavailable", extra={"stage": stage, "remote": remote})
+            self._notify_failure(stage, falling_back=remote)
+
+        return on_change
+
+    def _notify_failure(self, stage: str, *, falling_back: bool) -> None:
+        if stage in self._failed_stages:
+            return
+        self._failed_stages.add(stage)
+        self._spawn(self._send_notice(prompts.provider_failed(stage, falling_back=falling_back)))
+
+    def _notify_recovery(self, stage: str) -> None:
+        if stage not in self._failed_stages:
+            return
+        self._failed_stages.discard(stage)
+        logger.info("model provider recovered", extra={"stage": stage})
+        self._spawn(self._send_notice(prompts.provider_recovered(stage)))
+
+    async def _send_notice(self, text: str) -> None:
+        """Tell the user in the chat (text only: the failing stage may be the voice)."""
+        if not self._ctx.room.isconnected():
+            return
+        try:
+            # uncompressed: not every browser SDK version reads compressed text streams
+            await self._ctx.room.local_participant.send_text(text, topic=TOPIC_CHAT, compress=False)
+        except Exception:
+            logger.warning("could not send a chat notice", exc_info=True)
+            return
+        if self._store:
+            self._store.add(role="agent", source="typed", text=text, at=time.time())
+
+    def _on_close(self, event: CloseEvent) -> None:
+        logger.info("conversation ended", extra={"reason": event.reason.value})
+
+        async def end_job() -> None:
+            if event.reason == CloseReason.ERROR:
+                await self._send_notice(prompts.SESSION_FAILED)
+            self._ctx.shutdown(reason=f"session closed: {event.reason.value}")
+
+        self._spawn(end_job())
+
+    async def _on_shutdown(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._store:
+            await self._store.close()
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, object]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -1,0 +1,9 @@
+#!/bin/sh
+# The backend container's command: Reflex's backend in production mode (Granian; with REDIS_URL
+# set it runs several workers that share UI state in Redis) serving our FastAPI routes, on
+# BACKEND_PORT. The schema is migrated before, by `migrate.sh` (the compose `migrate` service).
+# Tests run this same script natively (tests/test_deploy.py).
+set -eu
+cd "$(dirname "$0")/../.."
+python docker/entrypoints/preflight.py backend
+exec reflex run --env prod --backend-only --backend-port "${BACKEND_PORT:-8080}" --loglevel info

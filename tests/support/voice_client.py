@@ -1,0 +1,227 @@
+"""A user's side of a conversation with the agent, with the LiveKit Python SDK instead of a browser.
+
+It joins with a token from the API, publishes a microphone track (silence until it is told to
+speak a recording), and keeps what a browser would show: transcripts on ``lk.transcription``,
+chat messages on ``lk.chat``, the agent's ``lk.agent.state``, latency reports, and the loudness
+of every audio frame the agent sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+import numpy as np
+from livekit import rtc
+
+from tests.factories import SignedInUser
+
+TRANSCRIPTION_TOPIC = "lk.transcription"
+CHAT_TOPIC = "lk.chat"
+LATENCY_TOPIC = "voice-app.latency"
+AGENT_STATE_ATTRIBUTE = "lk.agent.state"
+MIC_SAMPLE_RATE = 48_000
+MIC_FRAME_MS = 10
+SILENCE_RMS = 0.003
+"""Frames quieter than this (about -50 dBFS) count as silence."""
+
+
+@dataclass
+class Transcript:
+    """One finished ``lk.transcription`` stream: who it is about, its text, when it arrived."""
+
+    speaker: str
+    text: str
+    segment_id: str
+    received_at: float
+
+
+@dataclass
+class AgentFrame:
+    """Loudness of one audio frame received from the agent."""
+
+    received_at: float
+    rms: float
+
+
+@dataclass
+class VoiceClient:
+    """A connected room participant; ``await client.close()`` leaves the room."""
+
+    identity: str
+    room_name: str
+    room: rtc.Room = field(default_factory=rtc.Room)
+    transcripts: list[Transcript] = field(default_factory=list)
+    chat_from_agent: list[Transcript] = field(default_factory=list)
+    latency_reports: list[dict] = field(default_factory=list)
+    agent_states: list[tuple[float, str]] = field(default_factory=list)
+    agent_frames: list[AgentFrame] = field(default_factory=list)
+    agent_joined_at: float | None = None
+    _mic: rtc.AudioSource | None = None
+    _speech: asyncio.Queue[rtc.AudioFrame | None] = field(default_factory=asyncio.Queue)
+    _spoken: asyncio.Queue[float] = field(default_factory=asyncio.Queue)
+    _tasks: set[asyncio.Task] = field(default_factory=set)
+
+    @classmethod
+    async def join(cls, api: httpx.Client, user: SignedInUser, room: str | None = None) -> VoiceClient:
+        """Get a token from ``POST /api/generate-token`` and join the room it is for."""
+        response = api.post("/api/generate-token", headers=user.headers, json={"room": room} if room else None)
+        assert response.status_code == 200, f"token refused: {response.status_code} {response.text}"
+        grant = response.json()
+        client = cls(identity=grant["identity"], room_name=grant["room"])
+        await client._connect(grant["server_url"], grant["token"])
+        return client
+
+    async def _connect(self, url: str, token: str) -> None:
+        self.room.on("participant_connected", self._on_participant)
+        self.room.on("participant_attributes_changed", self._on_attributes)
+        self.room.on("track_subscribed", self._on_track)
+        self.room.on("data_received", self._on_data)
+        self.room.register_text_stream_handler(TRANSCRIPTION_TOPIC, self._on_text(self.transcripts))
+        self.room.register_text_stream_handler(CHAT_TOPIC, self._on_text(self.chat_from_agent))
+        await self.room.connect(url, token, rtc.RoomOptions(auto_subscribe=True))
+        for participant in self.room.remote_participants.values():
+            self._on_participant(participant)
+        self._mic = rtc.AudioSource(MIC_SAMPLE_RATE, 1, queue_size_ms=100)
+        track = rtc.LocalAudioTrack.create_audio_track("microphone", self._mic)
+        await self.room.local_participant.publish_track(
+            track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+        )
+        self._spawn(self._microphone())
+
+    # --- what the user does ---
+
+    async def send_chat(self, text: str) -> float:
+        """Type ``text`` into the chat; returns when it was sent (``time.monotonic()``)."""
+        await self.room.local_participant.send_text(text, topic=CHAT_TOPIC)
+        return time.monotonic()
+
+    async def speak(self, frame: rtc.AudioFrame) -> float:
+        """Say a recording into the microphone in real time; returns when the speech ended."""
+        await self._speech.put(frame)
+        return await self._spoken.get()
+
+    async def close(self) -> None:
+        """Leave the room, as a browser tab closing does."""
+        await self._speech.put(None)
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.room.disconnect()
+
+    # --- what the user sees and hears ---
+
+    @property
+    def agent_identity(self) -> str | None:
+        """The agent participant in the room, if one joined."""
+        for participant in self.room.remote_participants.values():
+            if participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
+                return participant.identity
+        return None
+
+    def agent_transcripts(self, after: float = 0.0) -> list[Transcript]:
+        """What the agent said (as text), received after ``after``."""
+        agent = self.agent_identity
+        return [t for t in self.transcripts if t.speaker == agent and t.received_at > after and t.text]
+
+    def user_transcripts(self, after: float = 0.0) -> list[Transcript]:
+        """What the agent heard the user say, received after ``after``."""
+        return [t for t in self.transcripts if t.speaker == self.identity and t.received_at > after]
+
+    def loud_frames(self, after: float = 0.0) -> list[AgentFrame]:
+        """Agent audio frames that are not silence, received after ``after``."""
+        return [f for f in self.agent_frames if f.received_at > after and f.rms > SILENCE_RMS]
+
+    async def wait_for(self, what: str, check: Callable[[], object], timeout: float) -> object:
+        """Poll ``check`` until it returns something truthy; fail saying ``what`` never happened."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if result := check():
+                return result
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{what} did not happen within {timeout:.0f} s")
+
+    # --- room events ---
+
+    def _on_participant(self, participant: rtc.RemoteParticipant) -> None:
+        if participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT and self.agent_joined_at is None:
+            self.agent_joined_at = time.monotonic()
+            if state := participant.attributes.get(AGENT_STATE_ATTRIBUTE):
+                self.agent_states.append((time.monotonic(), state))
+
+    def _on_attributes(self, changed: dict[str, str], participant: rtc.Participant) -> None:
+        if AGENT_STATE_ATTRIBUTE in changed:
+            self.agent_states.append((time.monotonic(), changed[AGENT_STATE_ATTRIBUTE]))
+
+    def _on_text(self, into: list[Transcript]) -> Callable[[rtc.TextStreamReader, str], None]:
+        def handler(reader: rtc.TextStreamReader, participant_identity: str) -> None:
+            async def read() -> None:
+                text = await reader.read_all()
+                segment = reader.info.attributes.get("lk.segment_id", reader.info.stream_id)
+                into.append(Transcript(participant_identity, text.strip(), segment, time.monotonic()))
+
+            self._spawn(read())
+
+        return handler
+
+    def _on_data(self, packet: rtc.DataPacket) -> None:
+        if packet.topic == LATENCY_TOPIC:
+            self.latency_reports.append(json.loads(packet.data))
+
+    def _on_track(
+        self, track: rtc.Track, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
+    ) -> None:
+        if track.kind == rtc.TrackKind.KIND_AUDIO and participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
+            self._spawn(self._listen(rtc.AudioStream(track, sample_rate=MIC_SAMPLE_RATE, num_channels=1)))
+
+    async def _listen(self, stream: rtc.AudioStream) -> None:
+        async for event in stream:
+            samples = np.frombuffer(event.frame.data, dtype=np.int16).astype(np.float32) / 32768.0
+            rms = float(np.sqrt(np.mean(samples**2))) if samples.size else 0.0
+            self.agent_frames.append(AgentFrame(time.monotonic(), rms))
+
+    async def _microphone(self) -> None:
+        """Send silence, or a recording when one is queued, as a live microphone does."""
+        assert self._mic is not None
+        samples_per_frame = MIC_SAMPLE_RATE * MIC_FRAME_MS // 1000
+        silence = rtc.AudioFrame(bytes(samples_per_frame * 2), MIC_SAMPLE_RATE, 1, samples_per_frame)
+        while True:
+            try:
+                recording = self._speech.get_nowait()
+            except asyncio.QueueEmpty:
+                await self._mic.capture_frame(silence)
+                continue
+            if recording is None:
+                return
+            for chunk in _chunks(_at_rate(recording, MIC_SAMPLE_RATE), samples_per_frame):
+                await self._mic.capture_frame(chunk)
+            await self._mic.wait_for_playout()
+            self._spoken.put_nowait(time.monotonic())
+
+    def _spawn(self, coroutine: object) -> None:
+        task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _at_rate(frame: rtc.AudioFrame, sample_rate: int) -> rtc.AudioFrame:
+    if frame.sample_rate == sample_rate:
+        return frame
+    resampler = rtc.AudioResampler(frame.sample_rate, sample_rate, num_channels=frame.num_channels)
+    return rtc.combine_audio_frames([*resampler.push(frame), *resampler.flush()])
+
+
+def _chunks(frame: rtc.AudioFrame, samples_per_frame: int) -> list[rtc.AudioFrame]:
+    data = np.frombuffer(frame.data, dtype=np.int16)
+    chunks = []
+    for start in range(0, len(data), samples_per_frame):
+        piece = data[start : start + samples_per_frame]
+        if len(piece) < samples_per_frame:
+            piece = np.concatenate([piece, np.zeros(samples_per_frame - len(piece), dtype=np.int16)])
+        chunks.append(rtc.AudioFrame(piece.tobytes(), frame.sample_rate, 1, samples_per_frame))
+    return chunks

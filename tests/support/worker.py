@@ -1,0 +1,99 @@
+"""The real agent worker (`python -m agent_worker dev|start`) on the test livekit-server and the
+backend's database, running the offline pipeline (no OpenAI key in its environment)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.backend import Backend
+from tests.support.livekit import LiveKitServer
+from tests.support.processes import ManagedProcess, free_port, tool_env, wait_until
+
+REGISTERED_LOG_LINE = "registered worker"
+
+
+class AgentWorker:
+    """One worker process; ``env`` holds the settings it was started with."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        livekit: LiveKitServer,
+        backend: Backend,
+        *,
+        mode: str = "dev",
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        self.env = {
+            **livekit.env(),
+            "DATABASE_URL": backend.database_url,
+            "PIPELINE": "local",
+            "OPENAI_API_KEY": "",
+            "WORKER_IDLE_PROCESSES": "1",
+            "WORKER_HTTP_PORT": str(free_port()),
+            **(extra_env or {}),
+        }
+        self._process = ManagedProcess(
+            f"agent-worker-{mode}-{self.env['WORKER_HTTP_PORT']}",
+            [sys.executable, "-m", "agent_worker", mode],
+            log_dir=workdir,
+            env=tool_env(self.env),
+        )
+
+    @property
+    def pid(self) -> int:
+        """The worker's main process (the one a container runtime signals)."""
+        assert self._process.process is not None
+        return self._process.process.pid
+
+    @property
+    def running(self) -> bool:
+        """True while the main process has not exited."""
+        return self._process.running
+
+    def log(self) -> str:
+        """Everything the worker logged so far."""
+        return self._process.log_path.read_text(errors="replace") if self._process.log_path.exists() else ""
+
+    def start(self) -> AgentWorker:
+        """Start the worker and wait until it registered with livekit-server."""
+        self._process.start()
+        try:
+            wait_until(lambda: REGISTERED_LOG_LINE in self.log(), timeout=90, what="agent worker registering")
+        except TimeoutError as error:
+            self.stop()
+            raise RuntimeError(f"agent worker did not register:\n{self._process.log_tail(60)}") from error
+        return self
+
+    def terminate(self) -> None:
+        """SIGTERM the main process only, as `docker stop` or Kubernetes do."""
+        os.kill(self.pid, signal.SIGTERM)
+
+    def wait(self, timeout: float) -> int:
+        """Wait for the main process to exit; returns its exit code."""
+        assert self._process.process is not None
+        return self._process.process.wait(timeout=timeout)
+
+    def log_tail(self, lines: int = 60) -> str:
+        """The end of the log, for failure messages."""
+        return self._process.log_tail(lines)
+
+    def stop(self) -> None:
+        """Stop the worker and its job processes."""
+        self._process.stop()
+
+
+@pytest.fixture(scope="session")
+def agent_worker(
+    tmp_path_factory: pytest.TempPathFactory, livekit_server: LiveKitServer, backend: Backend
+) -> Iterator[AgentWorker]:
+    """The worker shared by the session, in `dev` mode, registered on the shared livekit-server."""
+    worker = AgentWorker(tmp_path_factory.mktemp("agent-worker"), livekit_server, backend).start()
+    yield worker
+    worker.stop()

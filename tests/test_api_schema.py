@@ -1,0 +1,77 @@
+"""The backend keeps the promises of its own OpenAPI schema, under generated requests.
+
+Schemathesis reads `/openapi.json` from the running backend and sends schema-valid and
+schema-breaking requests to every route as a signed-in user. No answer may be a 5xx, use an
+undocumented status, or break the documented response schema.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+
+from tests.factories import SignedInUser, sign_in
+from tests.support.backend import Backend
+
+MAX_EXAMPLES_PER_ROUTE = 40
+
+
+@pytest.fixture(scope="module")
+def schema_user(backend: Backend) -> SignedInUser:
+    with httpx.Client(base_url=backend.base_url, timeout=30) as client:
+        return sign_in(client, display_name="Schema Tester")
+
+
+@pytest.fixture(scope="module")
+def api_schema(backend: Backend) -> schemathesis.BaseSchema:
+    loaded = schemathesis.openapi.from_url(f"{backend.base_url}/openapi.json", timeout=10)
+    # Signing out would end the session the other routes are exercised with.
+    return loaded.exclude(path="/api/auth/logout")
+
+
+def _describe(failure: BaseException) -> str:
+    """The failure's message, with the messages of the failures it groups (Hypothesis nests them)."""
+    lines = [str(failure)]
+    for inner in getattr(failure, "exceptions", ()):
+        lines.append(_describe(inner).replace("\n", "\n    "))
+    return "\n    ".join(lines)
+
+
+def test_the_docs_list_every_route(api: httpx.Client) -> None:
+    paths = api.get("/openapi.json").json()["paths"]
+    assert {"/api/create-room", "/api/generate-token", "/api/health"} <= set(paths)
+    assert api.get("/docs").status_code == 200
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=lambda m: m.value)
+def test_generated_requests_get_documented_answers(
+    api_schema: schemathesis.BaseSchema, schema_user: SignedInUser, mode: GenerationMode
+) -> None:
+    # One Hypothesis run per route, so a failure names its route and every route gets its examples.
+    # (schemathesis' pytest loader for fixtures does not run under pytest 9 yet.)
+    failures: dict[str, str] = {}
+    operations = [result.ok() for result in api_schema.get_all_operations()]
+    assert operations, "the schema lists no routes"
+    for operation in operations:
+
+        @given(case=operation.as_strategy(generation_mode=mode))
+        @settings(
+            max_examples=MAX_EXAMPLES_PER_ROUTE,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        def answers_as_documented(case: schemathesis.Case) -> None:
+            case.call_and_validate(headers=schema_user.headers, timeout=30)
+
+        try:
+            answers_as_documented()
+        except Unsatisfiable:
+            continue  # nothing in this route can be made invalid (GET /api/health has no inputs)
+        except (Exception, BaseExceptionGroup) as failure:  # schemathesis' FailureGroup is the latter
+            failures[operation.label] = _describe(failure)
+    assert not failures, "\n\n".join(f"{label}:\n{text}" for label, text in failures.items())

@@ -1,0 +1,164 @@
+"""Accounts in the browser: sign up, sign in, stay signed in across a reload, sign out (in every
+tab), and a protected page that sends a signed-out visitor to the login page and back.
+
+Headless Chromium drives the real app (frontend dev server and backend) on free ports.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+
+from tests.factories import DEFAULT_PASSWORD, random_email, register_user
+from tests.support.browser import AppServer
+from voice_app import routes
+from voice_app.auth.service import INVALID_CREDENTIALS_MESSAGE
+from voice_app.auth.state import TOKEN_STORAGE_KEY
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+PROTECTED = routes.HISTORY
+PAGE_TIMEOUT_MS = 90_000  # the dev server compiles each page on its first visit
+
+
+@pytest.fixture
+def page(browser_page: Page) -> Page:
+    browser_page.set_default_timeout(PAGE_TIMEOUT_MS)
+    return browser_page
+
+
+@pytest.fixture
+def api(app_server: AppServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=app_server.backend_url, timeout=30) as client:
+        yield client
+
+
+def url(app_server: AppServer, path: str) -> str:
+    return app_server.frontend_url + path
+
+
+def at(path: str, query: str = "") -> re.Pattern[str]:
+    return re.compile(rf"^https?://[^/]+{re.escape(path)}{re.escape(query)}$")
+
+
+def stored_token(page: Page) -> str | None:
+    return page.evaluate(f"window.localStorage.getItem({TOKEN_STORAGE_KEY!r})")
+
+
+def fill_login(page: Page, email: str, password: str) -> None:
+    page.locator("#email").fill(email)
+    page.locator("#password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def fill_signup(page: Page, display_name: str, email: str, password: str) -> None:
+    page.locator("#display_name").fill(display_name)
+    page.locator("#email").fill(email)
+    page.locator("#password").fill(password)
+    page.get_by_role("button", name="Create account").click()
+
+
+def test_a_visitor_signs_up_and_is_signed_in(page: Page, app_server: AppServer, api: httpx.Client) -> None:
+    email = random_email()
+    page.goto(url(app_server, routes.SIGNUP))
+
+    fill_signup(page, "Ada 🎙️", email, DEFAULT_PASSWORD)
+
+    page.wait_for_url(at(routes.HOME))
+    token = stored_token(page)
+    me = api.get("/api/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200
+    assert me.json()["display_name"] == "Ada 🎙️"
+
+
+def test_sign_up_explains_each_problem_next_to_its_field(
+    page: Page, app_server: AppServer, api: httpx.Client
+) -> None:
+    taken = register_user(api)["email"]
+    page.goto(url(app_server, routes.SIGNUP))
+
+    fill_signup(page, "", "not-an-email", "short")
+
+    expect(page.locator("#display_name-error")).to_have_text("Enter the name we should call you.")
+    expect(page.locator("#email-error")).to_have_text("Enter an email address like name@example.com.")
+    expect(page.locator("#password-error")).to_contain_text("at least 8 characters")
+
+    fill_signup(page, "Twin", taken.upper(), DEFAULT_PASSWORD)
+
+    expect(page.locator("#email-error")).to_contain_text("already exists")
+    expect(page.locator("#display_name-error")).to_have_count(0)
+    expect(page.locator("#password-error")).to_have_count(0)
+    assert not stored_token(page)
+
+
+def test_a_wrong_password_is_explained_without_saying_whether_the_email_exists(
+    page: Page, app_server: AppServer, api: httpx.Client
+) -> None:
+    email = register_user(api)["email"]
+    page.goto(url(app_server, routes.LOGIN))
+
+    fill_login(page, email, "not the right passphrase")
+    expect(page.locator("#login-error")).to_have_text(INVALID_CREDENTIALS_MESSAGE)
+    expect(page.locator("#password")).to_have_value("")
+
+    fill_login(page, random_email(), "not the right passphrase")
+    expect(page.locator("#login-error")).to_have_text(INVALID_CREDENTIALS_MESSAGE)
+    assert not stored_token(page)
+
+
+def test_a_protected_page_sends_a_visitor_to_login_and_back_and_a_reload_keeps_them_signed_in(
+    page: Page, app_server: AppServer, api: httpx.Client
+) -> None:
+    email = register_user(api)["email"]
+
+    page.goto(url(app_server, PROTECTED))
+    page.wait_for_url(at(routes.LOGIN, f"?next={PROTECTED}"))
+    fill_login(page, email, DEFAULT_PASSWORD)
+
+    page.wait_for_url(at(PROTECTED))
+    page.reload()
+    page.wait_for_load_state("networkidle")
+    expect(page).to_have_url(at(PROTECTED))
+    assert stored_token(page)
+
+
+def test_signing_out_in_one_tab_signs_out_the_others(
+    page: Page, app_server: AppServer, api: httpx.Client
+) -> None:
+    email = register_user(api)["email"]
+    page.goto(url(app_server, routes.LOGIN))
+    fill_login(page, email, DEFAULT_PASSWORD)
+    page.wait_for_url(at(routes.HOME))
+    token = stored_token(page)
+    context: BrowserContext = page.context
+    other_tab = context.new_page()
+    other_tab.set_default_timeout(PAGE_TIMEOUT_MS)
+    other_tab.goto(url(app_server, PROTECTED))
+    other_tab.wait_for_url(at(PROTECTED))
+
+    page.goto(url(app_server, routes.LOGOUT))
+    expect(page.get_by_role("heading", name="You are signed out")).to_be_visible()
+
+    other_tab.wait_for_url(at(routes.LOGIN, f"?next={PROTECTED}"))  # without touching it
+    assert not stored_token(other_tab)
+    assert api.get("/api/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_a_session_revoked_on_the_server_is_refused_at_the_next_page_visit(
+    page: Page, app_server: AppServer, api: httpx.Client
+) -> None:
+    email = register_user(api)["email"]
+    page.goto(url(app_server, routes.LOGIN))
+    fill_login(page, email, DEFAULT_PASSWORD)
+    page.wait_for_url(at(routes.HOME))
+    token = stored_token(page)
+
+    assert api.post("/api/auth/logout", headers={"Authorization": f"Bearer {token}"}).status_code == 204
+    page.goto(url(app_server, PROTECTED))
+
+    page.wait_for_url(at(routes.LOGIN, f"?next={PROTECTED}"))
+    assert not stored_token(page)

@@ -1,0 +1,76 @@
+"""Account routes for API clients: register, login, logout and the signed-in user (bearer tokens)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Response, status
+
+from voice_app.auth import service
+from voice_app.auth.deps import BearerToken, ClientAddress, CurrentUser, SessionDep, SettingsDep
+from voice_app.auth.models import LoginResult, UserLogin, UserPublic, UserRegister
+from voice_app.auth.throttle import get_login_throttle
+
+router = APIRouter(tags=["accounts"])
+
+_ERROR = {"description": 'JSON `{"detail": "<sentence>"}`'}
+
+
+@router.post(
+    "/api/auth/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserPublic,
+    responses={409: _ERROR, 422: _ERROR},
+)
+async def register(body: UserRegister, session: SessionDep) -> UserPublic:
+    """Create an account. 409 when the email (any letter case) is taken, 422 names invalid fields."""
+    try:
+        user = await service.register_user(session=session, registration=body)
+    except service.EmailTaken:
+        raise HTTPException(status.HTTP_409_CONFLICT, "An account with this email already exists.") from None
+    return UserPublic.model_validate(user)
+
+
+@router.post("/api/auth/login", response_model=LoginResult, responses={401: _ERROR, 429: _ERROR})
+async def login(
+    body: UserLogin, session: SessionDep, settings: SettingsDep, address: ClientAddress
+) -> LoginResult:
+    """Exchange email and password for a bearer token.
+
+    401 says the same for an unknown email and a wrong password; 429 with ``Retry-After``
+    (seconds) after repeated failures for this email or from this address.
+    """
+    try:
+        user = await service.authenticate(
+            session=session,
+            email=body.email,
+            password=body.password,
+            client_address=address,
+            throttle=get_login_throttle(),
+        )
+    except service.InvalidCredentials:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, service.INVALID_CREDENTIALS_MESSAGE) from None
+    except service.TooManyAttempts as error:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"Too many failed sign-ins; try again in {error.retry_after} seconds.",
+            headers={"Retry-After": str(error.retry_after)},
+        ) from None
+    issued = service.create_login_session(session=session, user=user, settings=settings)
+    return LoginResult(
+        token=issued.token,
+        expires_at=issued.expires_at,
+        idle_timeout_seconds=int(issued.idle_timeout.total_seconds()),
+        user=UserPublic.model_validate(user),
+    )
+
+
+@router.post("/api/auth/logout", status_code=status.HTTP_204_NO_CONTENT, responses={401: _ERROR})
+def logout(_user: CurrentUser, token: BearerToken, session: SessionDep) -> Response:
+    """Sign this token's session out on the server; the token is refused from now on."""
+    service.revoke_session(session=session, token=token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/api/me", response_model=UserPublic, responses={401: _ERROR})
+def read_me(user: CurrentUser) -> UserPublic:
+    """The signed-in user (never the password hash)."""
+    return UserPublic.model_validate(user)

@@ -1,0 +1,68 @@
+"""FastAPI dependencies for routes: a database session and the signed-in user.
+
+Routes read ``def read_me(user: CurrentUser)``. A missing, unknown, expired or revoked bearer
+token is answered with ``401`` JSON and ``WWW-Authenticate: Bearer`` before the route runs.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
+
+from voice_app.auth import service
+from voice_app.auth.models import User
+from voice_app.db import get_db_session
+from voice_app.settings import Settings, get_settings
+
+SessionDep = Annotated[Session, Depends(get_db_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+_bearer = HTTPBearer(auto_error=False, description="The token from `POST /api/auth/login`.")
+
+
+def get_bearer_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    """The token from ``Authorization: Bearer <token>``, or 401 when there is none."""
+    if credentials is None or not credentials.credentials:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "Sign in first: send the token from POST /api/auth/login as 'Authorization: Bearer <token>'.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return credentials.credentials
+
+
+BearerToken = Annotated[str, Depends(get_bearer_token)]
+
+
+def get_current_user(session: SessionDep, token: BearerToken, settings: SettingsDep) -> User:
+    """The user whose live session token the request carries (refreshes the idle timer)."""
+    try:
+        return service.resolve_session(session=session, token=token, settings=settings)
+    except service.SessionInvalid:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "Your session has expired or was signed out; sign in again.",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        ) from None
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def client_address(request: Request, settings: SettingsDep) -> str:
+    """The caller's address, from X-Forwarded-For only behind ``TRUSTED_PROXY_HOPS`` proxies."""
+    address = request.client.host if request.client else "unknown"
+    if settings.TRUSTED_PROXY_HOPS:
+        forwarded = [part.strip() for part in request.headers.get("x-forwarded-for", "").split(",")]
+        forwarded = [part for part in forwarded if part]
+        if len(forwarded) >= settings.TRUSTED_PROXY_HOPS:
+            address = forwarded[-settings.TRUSTED_PROXY_HOPS]
+    return address
+
+
+ClientAddress = Annotated[str, Depends(client_address)]

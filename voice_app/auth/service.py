@@ -1,0 +1,170 @@
+"""Accounts and login sessions: the one place the API routes and the Reflex pages both call.
+
+Every function takes keyword arguments and a database ``session``; failures are the named
+exceptions below, which each caller maps to a status code or a sentence in one place.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from voice_app.auth.models import LoginSession, User, UserRegister, utc_now
+from voice_app.auth.security import hash_password, verify_password
+from voice_app.auth.throttle import LoginThrottle
+from voice_app.auth.tokens import hash_session_token, new_session_token
+from voice_app.auth.validation import normalize_email, normalize_password
+from voice_app.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+INVALID_CREDENTIALS_MESSAGE = "That email and password do not match an account."
+
+
+class EmailTaken(Exception):
+    """An account with this email (compared case-insensitively) already exists."""
+
+
+class InvalidCredentials(Exception):
+    """Unknown email or wrong password; deliberately the same exception for both."""
+
+
+class TooManyAttempts(Exception):
+    """Too many failed logins for this account or client address; try again later."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+class SessionInvalid(Exception):
+    """The token is unknown, expired (idle or absolute) or was signed out."""
+
+
+@dataclass(frozen=True)
+class IssuedSession:
+    """A new login session; ``token`` is shown to the client once and never stored."""
+
+    token: str
+    expires_at: datetime
+    idle_timeout: timedelta
+
+
+async def register_user(*, session: Session, registration: UserRegister) -> User:
+    """Create an account from validated input; raise :class:`EmailTaken` if the email is in use."""
+    email_normalized = normalize_email(registration.email)
+    taken = session.exec(select(User.id).where(User.email_normalized == email_normalized)).first()
+    if taken is not None:
+        raise EmailTaken
+    user = User(
+        email=registration.email,
+        email_normalized=email_normalized,
+        display_name=registration.display_name,
+        password_hash=await hash_password(registration.password),
+    )
+    session.add(user)
+    try:
+        session.commit()
+    except IntegrityError as error:  # a concurrent sign-up with the same email won the race
+        session.rollback()
+        raise EmailTaken from error
+    session.refresh(user)
+    logger.info("User registered", extra={"user_id": user.id})
+    return user
+
+
+async def authenticate(
+    *, session: Session, email: str, password: str, client_address: str, throttle: LoginThrottle
+) -> User:
+    """Return the user whose email and password these are.
+
+    Raises :class:`TooManyAttempts` (nothing checked) while this email or address must wait,
+    and :class:`InvalidCredentials` for an unknown email or a wrong password alike: an unknown
+    email is checked against a dummy hash so both take the same time. A hash made with older
+    argon2 parameters is replaced on success.
+    """
+    email_normalized = normalize_email(email)
+    wait = throttle.start_attempt(account=email_normalized, address=client_address)
+    if wait > 0:
+        raise TooManyAttempts(retry_after=math.ceil(wait))
+    user = session.exec(select(User).where(User.email_normalized == email_normalized)).first()
+    matches, new_hash = await verify_password(
+        normalize_password(password), user.password_hash if user else None
+    )
+    if user is None or not matches:
+        raise InvalidCredentials
+    throttle.attempt_succeeded(account=email_normalized, address=client_address)
+    if new_hash is not None:
+        user.password_hash = new_hash
+        session.add(user)
+        session.commit()
+        session.refresh(user)
+        logger.info("Password re-hashed with current parameters", extra={"user_id": user.id})
+    return user
+
+
+def create_login_session(*, session: Session, user: User, settings: Settings) -> IssuedSession:
+    """Start a session for ``user`` and return its token (only the token's hash is stored)."""
+    token = new_session_token()
+    now = utc_now()
+    expires_at = now + timedelta(hours=settings.SESSION_ABSOLUTE_HOURS)
+    assert user.id is not None
+    session.add(
+        LoginSession(
+            token_hash=hash_session_token(token),
+            user_id=user.id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=expires_at,
+        )
+    )
+    session.commit()
+    return IssuedSession(
+        token=token, expires_at=expires_at, idle_timeout=timedelta(minutes=settings.SESSION_IDLE_MINUTES)
+    )
+
+
+def resolve_session(*, session: Session, token: str, settings: Settings, touch: bool = True) -> User:
+    """Return the user a live session token belongs to; ``touch`` marks the session as used now.
+
+    Raises :class:`SessionInvalid` when the token is unknown, revoked, past its absolute
+    expiry, or unused for longer than ``SESSION_IDLE_MINUTES``.
+    """
+    if not token:
+        raise SessionInvalid
+    row = session.exec(
+        select(LoginSession, User)
+        .join(User, User.id == LoginSession.user_id)  # type: ignore[arg-type]
+        .where(LoginSession.token_hash == hash_session_token(token))
+    ).first()
+    if row is None:
+        raise SessionInvalid
+    login, user = row
+    now = utc_now()
+    idle_timeout = timedelta(minutes=settings.SESSION_IDLE_MINUTES)
+    if login.revoked_at is not None or now >= login.expires_at or now - login.last_seen_at >= idle_timeout:
+        raise SessionInvalid
+    # Writing on every request would serialise readers on SQLite; a coarse last-seen is enough.
+    if touch and now - login.last_seen_at >= min(timedelta(minutes=1), idle_timeout / 10):
+        login.last_seen_at = now
+        session.add(login)
+        session.commit()
+        session.refresh(user)
+    return user
+
+
+def revoke_session(*, session: Session, token: str) -> None:
+    """Sign a session out on the server; later requests with its token are refused. Idempotent."""
+    login = session.exec(
+        select(LoginSession).where(LoginSession.token_hash == hash_session_token(token))
+    ).first()
+    if login is None or login.revoked_at is not None:
+        return
+    login.revoked_at = utc_now()
+    session.add(login)
+    session.commit()

@@ -1,0 +1,182 @@
+"""`POST /api/create-room` and `POST /api/generate-token`, for signed-in users only.
+
+The routes parse, call `voice_app.rooms.service`, and map its named errors to a status in
+`_service_errors`. Every status a route can answer is declared, so the OpenAPI docs (`/docs`)
+list it with its schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from voice_app.auth.deps import CurrentUser, SessionDep
+from voice_app.rooms.names import RoomName
+from voice_app.rooms.service import (
+    InvalidRoomName,
+    LiveKitUnavailable,
+    RoomNotOwned,
+    ensure_room,
+    issue_token_for_room,
+)
+from voice_app.settings import get_settings
+
+router = APIRouter(prefix="/api", tags=["rooms"])
+
+LIVEKIT_UNREACHABLE = "LiveKit is unreachable; try again in a moment."
+ROOM_NOT_OWNED = "This room belongs to another user."
+
+
+class ErrorResponse(BaseModel):
+    """Every error this API answers with."""
+
+    detail: str = Field(description="What went wrong, as a sentence.")
+
+
+class FieldError(BaseModel):
+    """One invalid field of a request."""
+
+    field: str
+    message: str
+
+
+class ValidationErrorResponse(ErrorResponse):
+    """The request was malformed or broke a rule; ``errors`` names the fields when it can."""
+
+    errors: list[FieldError] = Field(default_factory=list)
+
+
+class CreateRoomRequest(BaseModel):
+    """Which room to create; without a name the server makes a unique one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: RoomName | None = Field(default=None, examples=["my-room"])
+
+
+class RoomPublic(BaseModel):
+    """A room as the API shows it to its owner."""
+
+    name: str
+    owner_id: int
+    created_at: datetime
+
+
+class CreateRoomResponse(BaseModel):
+    """The room, and whether this request created it (201) or it existed already (200)."""
+
+    room: RoomPublic
+    created: bool
+
+
+class GenerateTokenRequest(BaseModel):
+    """The room to join; it is created for the caller when it does not exist yet."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    room: RoomName | None = Field(
+        default=None, examples=["my-room"], description="Omit to get a token for a new room."
+    )
+
+
+class TokenResponse(BaseModel):
+    """What the browser needs to join its room."""
+
+    server_url: str = Field(description="The LiveKit URL the browser connects to.")
+    room: str
+    identity: str = Field(description="The caller's participant identity (their user id).")
+    token: str = Field(description="A LiveKit access token for this one room.")
+    expires_at: datetime = Field(description="When the token can no longer be used to join.")
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    descriptions = {
+        400: ("The body could not be decoded (it is not UTF-8 text).", ErrorResponse),
+        401: ("Not signed in, or the session has expired.", ErrorResponse),
+        403: (ROOM_NOT_OWNED, ErrorResponse),
+        422: ("The body is not valid JSON, or a room name breaks the naming rule.", ValidationErrorResponse),
+        503: (LIVEKIT_UNREACHABLE, ErrorResponse),
+    }
+    return {code: {"model": descriptions[code][1], "description": descriptions[code][0]} for code in codes}
+
+
+@contextmanager
+def _service_errors() -> Iterator[None]:
+    """Map the room service's named errors to HTTP statuses, in this one place."""
+    try:
+        yield
+    except InvalidRoomName as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
+    except RoomNotOwned as error:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, ROOM_NOT_OWNED) from error
+    except LiveKitUnavailable as error:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, LIVEKIT_UNREACHABLE) from error
+
+
+@router.post(
+    "/create-room",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CreateRoomResponse,
+    response_description="A new room was created for the caller.",
+    responses={
+        200: {"model": CreateRoomResponse, "description": "The caller's room existed already."},
+        **_errors(400, 401, 403, 422, 503),
+    },
+    summary="Create a LiveKit room owned by the caller",
+)
+async def create_room(
+    user: CurrentUser,
+    session: SessionDep,
+    response: Response,
+    body: Annotated[CreateRoomRequest | None, Body()] = None,
+) -> CreateRoomResponse:
+    """Create the room on the LiveKit server and record the caller as its owner.
+
+    Answers 201 when the room is new and 200 when the caller already owns it (idempotent).
+    """
+    with _service_errors():
+        room, created = await ensure_room(
+            session=session, user=user, name=body.name if body else None, settings=get_settings()
+        )
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return CreateRoomResponse(
+        room=RoomPublic(name=room.name, owner_id=room.owner_id, created_at=room.created_at),
+        created=created,
+    )
+
+
+@router.post(
+    "/generate-token",
+    response_model=TokenResponse,
+    response_description="A token for the caller's room (which was created if it was new).",
+    responses=_errors(400, 401, 403, 422, 503),
+    summary="Get a token to join one of the caller's rooms",
+)
+async def generate_token(
+    user: CurrentUser,
+    session: SessionDep,
+    response: Response,
+    body: Annotated[GenerateTokenRequest | None, Body()] = None,
+) -> TokenResponse:
+    """Issue a short-lived LiveKit token for the caller's room, creating the room if needed.
+
+    The token joins only that room, as the caller, and dispatches the agent. Responses are
+    marked `Cache-Control: no-store`: a token must never sit in a shared cache.
+    """
+    response.headers["Cache-Control"] = "no-store"
+    with _service_errors():
+        grant = await issue_token_for_room(
+            session=session, user=user, room_name=body.room if body else None, settings=get_settings()
+        )
+    return TokenResponse(
+        server_url=grant.server_url,
+        room=grant.room,
+        identity=grant.identity,
+        token=grant.token,
+        expires_at=grant.expires_at,
+    )

@@ -1,0 +1,319 @@
+/**
+ * The hook-based LiveKit pieces of the talk page. They must run inside the session's room
+ * context, so they live here rather than in Python; `livekit_components.py` wraps each export
+ * as a Reflex component and documents its props and events. Only facts go back to Python
+ * (stage, transcript lines, errors, latency, disconnects); Python decides what to say.
+ *
+ * npm imports (listed in `lib_dependencies` of the wrapper, pinned there):
+ * `@livekit/components-react`, `livekit-client`; React comes with Reflex.
+ */
+import { useEffect, useMemo, useRef } from "react";
+import {
+  BarVisualizer,
+  SessionProvider,
+  VideoTrack,
+  useAgent,
+  useChat,
+  useMaybeRoomContext,
+  useMediaDeviceSelect,
+  useSession,
+  useSessionContext,
+  useTranscriptions,
+} from "@livekit/components-react";
+import {
+  ConnectionError,
+  ConnectionErrorReason,
+  DisconnectReason,
+  MediaDeviceFailure,
+  RoomEvent,
+  TokenSource,
+  decodeTokenPayload,
+} from "livekit-client";
+
+const SEGMENT_ID = "lk.segment_id";
+const TRANSCRIPTION_FINAL = "lk.transcription_final";
+const AGENT_STAGES = new Set(["listening", "thinking", "speaking"]);
+
+/** The latest props, readable from long-lived listeners without re-subscribing them. */
+function useLatest(value) {
+  const ref = useRef(value);
+  useEffect(() => {
+    ref.current = value;
+  });
+  return ref;
+}
+
+function tokenExpired(token) {
+  try {
+    const { exp } = decodeTokenPayload(token);
+    return typeof exp === "number" && exp * 1000 <= Date.now();
+  } catch {
+    return false;
+  }
+}
+
+/** Why `room.connect` failed, as one of the kinds the Python state knows. */
+function connectFailureKind(error, token) {
+  if (tokenExpired(token)) return "token_expired";
+  if (error instanceof ConnectionError) {
+    switch (error.reason) {
+      case ConnectionErrorReason.NotAllowed:
+        return /expired/i.test(error.message) ? "token_expired" : "token_rejected";
+      case ConnectionErrorReason.Cancelled:
+        return "cancelled";
+      default:
+        return "livekit_unreachable";
+    }
+  }
+  return "connect_failed";
+}
+
+function microphoneFailureKind(error) {
+  switch (MediaDeviceFailure.getFailure(error)) {
+    case MediaDeviceFailure.PermissionDenied:
+      return "microphone_denied";
+    case MediaDeviceFailure.NotFound:
+      return "microphone_missing";
+    case MediaDeviceFailure.DeviceInUse:
+      return "microphone_busy";
+    default:
+      return "microphone_failed";
+  }
+}
+
+/** Where the conversation is, in the words of the page: connecting, waiting, listening, ... */
+function stageOf(connectionState, agentState) {
+  switch (connectionState) {
+    case "connecting":
+      return "connecting";
+    case "reconnecting":
+    case "signalReconnecting":
+      return "reconnecting";
+    case "connected":
+      return AGENT_STAGES.has(agentState) ? agentState : "waiting";
+    default:
+      return "disconnected";
+  }
+}
+
+/**
+ * Connects while `connect` is true, reports what happens, and sends `outgoingChat` when its
+ * `id` changes. Rendered by `AgentSession` inside the provider.
+ */
+function SessionBridge({ serverUrl, token, connect, outgoingChat, latencyTopic, handlers }) {
+  const session = useSessionContext();
+  const { room } = session;
+  const agent = useAgent();
+  const transcriptions = useTranscriptions({ room });
+  const chatOptions = useMemo(() => ({ room }), [room]);
+  const chat = useChat(chatOptions);
+  const endRequested = useRef(false);
+  const everConnected = useRef(false);
+
+  // Start in a timer: React's StrictMode mounts, unmounts and mounts again in development, and
+  // the first mount's timer is cleared before it fires, so only one connection is made.
+  useEffect(() => {
+    if (!connect) {
+      if (room.state !== "disconnected") {
+        endRequested.current = true;
+        room.disconnect();
+      }
+      return undefined;
+    }
+    let cancelled = false;
+    const report = (kind, error) => {
+      if (!cancelled) handlers.current.onError?.({ kind, detail: String(error?.message ?? error ?? "") });
+    };
+    const timer = setTimeout(async () => {
+      if (tokenExpired(token)) {
+        report("token_expired");
+        return;
+      }
+      endRequested.current = false;
+      try {
+        await room.connect(serverUrl, token);
+        everConnected.current = true;
+      } catch (error) {
+        const kind = connectFailureKind(error, token);
+        if (kind !== "cancelled") report(kind, error);
+        return;
+      }
+      try {
+        // The pre-connect buffer records what the user says before the agent has joined.
+        await room.localParticipant.setMicrophoneEnabled(true, undefined, { preConnectBuffer: true });
+      } catch (error) {
+        report(microphoneFailureKind(error), error);
+      }
+    }, 0);
+    return () => {
+      cancelled = true;
+      clearTimeout(timer);
+    };
+  }, [connect, room, serverUrl, token, handlers]);
+
+  const stage = stageOf(session.connectionState, agent.state);
+  useEffect(() => {
+    if (stage !== "disconnected") handlers.current.onStateChange?.({ stage, agent_state: agent.state });
+  }, [stage, agent.state, handlers]);
+
+  const failure = agent.state === "failed" ? agent.failureReasons.join(" ") : "";
+  useEffect(() => {
+    if (!failure) return;
+    handlers.current.onError?.({
+      kind: /left the room/i.test(failure) ? "agent_left" : "agent_timeout",
+      detail: failure,
+    });
+  }, [failure, handlers]);
+
+  useEffect(() => {
+    const onDisconnected = (reason) => {
+      if (!everConnected.current) return;
+      handlers.current.onDisconnected?.({
+        reason: DisconnectReason[reason ?? DisconnectReason.UNKNOWN_REASON] ?? "UNKNOWN_REASON",
+        requested: endRequested.current,
+      });
+    };
+    const onData = (payload, _participant, _kind, topic) => {
+      if (topic !== latencyTopic) return;
+      try {
+        handlers.current.onLatency?.(JSON.parse(new TextDecoder().decode(payload)));
+      } catch {
+        // A malformed latency message is not worth interrupting the conversation for.
+      }
+    };
+    room.on(RoomEvent.Disconnected, onDisconnected);
+    room.on(RoomEvent.DataReceived, onData);
+    return () => {
+      room.off(RoomEvent.Disconnected, onDisconnected);
+      room.off(RoomEvent.DataReceived, onData);
+    };
+  }, [room, latencyTopic, handlers]);
+
+  // Transcript lines are keyed by segment: LiveKit sends each update of a spoken segment as a
+  // new text stream with the same `lk.segment_id`. Only lines that changed are reported.
+  const reported = useRef(new Map());
+  useEffect(() => {
+    const localIdentity = room.localParticipant.identity;
+    const lines = [
+      ...transcriptions.map((item) => ({
+        id: item.streamInfo.attributes?.[SEGMENT_ID] ?? item.streamInfo.id,
+        role: item.participantInfo.identity === localIdentity ? "user" : "agent",
+        source: "spoken",
+        text: item.text,
+        final: item.streamInfo.attributes?.[TRANSCRIPTION_FINAL] === "true",
+      })),
+      ...chat.chatMessages.map((item) => ({
+        id: item.id,
+        role: item.from?.identity === localIdentity ? "user" : "agent",
+        source: "typed",
+        text: item.message,
+        final: true,
+      })),
+    ];
+    const changed = lines.filter((line) => {
+      const signature = `${line.final}:${line.text}`;
+      if (!line.text || reported.current.get(line.id) === signature) return false;
+      reported.current.set(line.id, signature);
+      return true;
+    });
+    if (changed.length > 0) handlers.current.onTranscript?.(changed);
+  }, [transcriptions, chat.chatMessages, room, handlers]);
+
+  const sentChatId = useRef(null);
+  const { send } = chat;
+  const connected = session.connectionState === "connected";
+  useEffect(() => {
+    if (!connected || !outgoingChat?.id || outgoingChat.id === sentChatId.current) return;
+    sentChatId.current = outgoingChat.id;
+    send(outgoingChat.text).catch((error) =>
+      handlers.current.onError?.({ kind: "chat_failed", detail: String(error?.message ?? error) }),
+    );
+  }, [connected, outgoingChat, send, handlers]);
+
+  return null;
+}
+
+/**
+ * The session provider: one LiveKit room per mounted instance (give it a React `key` per
+ * conversation), the agent-join timeout, and the bridge that reports to Python.
+ */
+export function AgentSession({
+  serverUrl,
+  token,
+  connect = false,
+  agentTimeoutMs = 20000,
+  outgoingChat,
+  latencyTopic = "voice-app.latency",
+  onStateChange,
+  onTranscript,
+  onError,
+  onLatency,
+  onDisconnected,
+  children,
+}) {
+  const tokenSource = useMemo(
+    () => TokenSource.literal({ serverUrl, participantToken: token }),
+    [serverUrl, token],
+  );
+  const session = useSession(tokenSource, { agentConnectTimeoutMilliseconds: agentTimeoutMs });
+  const handlers = useLatest({ onStateChange, onTranscript, onError, onLatency, onDisconnected });
+  return (
+    <SessionProvider session={session}>
+      <SessionBridge
+        serverUrl={serverUrl}
+        token={token}
+        connect={connect}
+        outgoingChat={outgoingChat}
+        latencyTopic={latencyTopic}
+        handlers={handlers}
+      />
+      {children}
+    </SessionProvider>
+  );
+}
+
+/** Bars that follow the agent's voice; their look follows `data-lk-va-state` (the agent state). */
+export function AgentVisualizer({ barCount = 5, ...props }) {
+  const agent = useAgent();
+  return <BarVisualizer state={agent.state} track={agent.microphoneTrack} barCount={barCount} {...props} />;
+}
+
+/** The video of `source` ("camera", "screen_share" or "agent"); nothing while it is off. */
+export function VideoTile({ source = "camera", ...props }) {
+  const session = useSessionContext();
+  const agent = useAgent();
+  const trackRef =
+    source === "agent"
+      ? agent.cameraTrack
+      : source === "screen_share"
+        ? session.local.screenShareTrack
+        : session.local.cameraTrack;
+  if (!trackRef || trackRef.publication?.isMuted) return null;
+  return <VideoTrack trackRef={trackRef} muted playsInline {...props} />;
+}
+
+/** A labelled native `<select>` of the devices of `kind` (audioinput, videoinput, audiooutput). */
+export function DeviceSelect({ kind = "audioinput", label, id, selectClassName, ...props }) {
+  const room = useMaybeRoomContext();
+  const { devices, activeDeviceId, setActiveMediaDevice } = useMediaDeviceSelect({ kind, room });
+  const selectId = id ?? `device-select-${kind}`;
+  return (
+    <div {...props}>
+      <label htmlFor={selectId}>{label}</label>
+      <select
+        id={selectId}
+        className={selectClassName}
+        value={activeDeviceId}
+        disabled={devices.length === 0}
+        onChange={(event) => setActiveMediaDevice(event.target.value)}
+      >
+        {devices.length === 0 && <option value="">No device found</option>}
+        {devices.map((device, index) => (
+          <option key={device.deviceId || index} value={device.deviceId}>
+            {device.label || `${label} ${index + 1}`}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}

@@ -1,0 +1,392 @@
+"""`TalkState`: one conversation with the agent, as the talk page shows it.
+
+**Start conversation** asks the rooms service for a token from this event handler, on the
+server: the LiveKit secret never leaves the backend; the browser receives only the server
+URL and a short-lived token for one new room. The LiveKit session component then reports
+back (see `livekit_components`), and this state turns those facts into what the page says:
+the stage in words and colour, captions of both sides merged with the chat, per-turn latency,
+and each failure in words with a way out.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import reflex as rx
+from reflex.event import EventSpec
+from sqlmodel import Session
+
+from voice_app.auth import service as auth_service
+from voice_app.auth.state import AuthState
+from voice_app.db import get_engine
+from voice_app.rooms.service import LiveKitUnavailable, issue_token_for_room
+from voice_app.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+AGENT_JOIN_TIMEOUT_SECONDS = 20
+"""How long the page waits for the agent to join before it says so."""
+
+CHAT_MESSAGE_MAX_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class Stage:
+    """How the page shows one stage of a conversation: words and a Radix colour."""
+
+    label: str
+    color: str
+
+
+STAGES: dict[str, Stage] = {
+    "idle": Stage("Not connected", "gray"),
+    "connecting": Stage("Connecting…", "amber"),
+    "waiting": Stage("Waiting for the agent…", "amber"),
+    "listening": Stage("Listening", "grass"),
+    "thinking": Stage("Thinking…", "blue"),
+    "speaking": Stage("Speaking", "violet"),
+    "reconnecting": Stage("Reconnecting…", "orange"),
+    "disconnected": Stage("Disconnected", "gray"),
+    "failed": Stage("Disconnected", "red"),
+}
+
+_REPORTED_STAGES = {"connecting", "waiting", "listening", "thinking", "speaking", "reconnecting"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A failure as the user reads it. ``ends_session``: the conversation is over (offer a retry)."""
+
+    title: str
+    message: str
+    ends_session: bool
+
+
+PROBLEMS: dict[str, Problem] = {
+    "livekit_unreachable": Problem(
+        "The voice server is unreachable",
+        "LiveKit did not answer, so the conversation could not start. Check your connection and "
+        "press Try again; if it keeps happening, the voice server is down.",
+        ends_session=True,
+    ),
+    "agent_timeout": Problem(
+        "The agent did not join",
+        f"No agent joined within {AGENT_JOIN_TIMEOUT_SECONDS} seconds. The agent worker may be "
+        "busy or not running. Press Try again.",
+        ends_session=True,
+    ),
+    "agent_left": Problem(
+        "The agent left",
+        "The agent left the conversation unexpectedly. Press Try again to start a new one.",
+        ends_session=True,
+    ),
+    "token_expired": Problem(
+        "The access pass expired",
+        "The pass for this conversation expired before the connection was made. Press Try again "
+        "to get a fresh one.",
+        ends_session=True,
+    ),
+    "token_rejected": Problem(
+        "The voice server refused the access pass",
+        "Press Try again. If it keeps happening, sign out and sign in again.",
+        ends_session=True,
+    ),
+    "connect_failed": Problem(
+        "Could not connect",
+        "The connection to the voice server failed. Press Try again.",
+        ends_session=True,
+    ),
+    "network_dropped": Problem(
+        "The connection dropped",
+        "The network connection was lost and could not be restored. Check your connection, then "
+        "press Try again to start a new conversation.",
+        ends_session=True,
+    ),
+    "ended_by_server": Problem(
+        "The conversation was closed",
+        "The voice server closed this conversation. Press Try again to start a new one.",
+        ends_session=True,
+    ),
+    "microphone_denied": Problem(
+        "The microphone is blocked",
+        "Your browser did not allow the microphone. Allow it for this site (the icon at the left "
+        "of the address bar), then press Unmute. Meanwhile you can type in the chat.",
+        ends_session=False,
+    ),
+    "microphone_missing": Problem(
+        "No microphone found",
+        "Connect a microphone and choose it under Devices, or type in the chat.",
+        ends_session=False,
+    ),
+    "microphone_busy": Problem(
+        "The microphone is in use",
+        "Another program is using the microphone. Close it and press Unmute, or type in the chat.",
+        ends_session=False,
+    ),
+    "microphone_failed": Problem(
+        "The microphone did not start",
+        "Choose another microphone under Devices and press Unmute, or type in the chat.",
+        ends_session=False,
+    ),
+    "camera_failed": Problem(
+        "The camera did not start",
+        "Allow the camera for this site or choose another one under Devices, then press Camera again.",
+        ends_session=False,
+    ),
+    "screen_share_failed": Problem(
+        "Screen sharing did not start",
+        "Your browser did not share the screen. Press Share screen to try again.",
+        ends_session=False,
+    ),
+    "chat_failed": Problem(
+        "Your message was not sent",
+        "Check your connection and send it again.",
+        ends_session=False,
+    ),
+}
+
+_DEVICE_PROBLEMS = {
+    ("microphone", "NotAllowedError"): "microphone_denied",
+    ("microphone", "NotFoundError"): "microphone_missing",
+    ("microphone", "NotReadableError"): "microphone_busy",
+    ("microphone", "Error"): "microphone_failed",
+}
+
+_SERVER_CLOSED_REASONS = {"ROOM_DELETED", "ROOM_CLOSED", "PARTICIPANT_REMOVED", "SERVER_SHUTDOWN"}
+
+
+@dataclass
+class CaptionLine:
+    """One line of the live transcript: a spoken segment or a typed chat message."""
+
+    id: str
+    role: str
+    source: str
+    text: str
+    final: bool
+
+
+@dataclass
+class TurnLatency:
+    """How long one turn took, per stage, as text for the details panel ("—" when unknown)."""
+
+    turn: int
+    input: str
+    end_of_turn: str
+    stt: str
+    llm_ttft: str
+    tts_ttfb: str
+    e2e: str
+
+
+def _milliseconds(value: Any) -> str:
+    return f"{value} ms" if isinstance(value, int) and not isinstance(value, bool) else "—"
+
+
+def device_problem(source: str, error_name: str) -> str:
+    """The problem kind for a browser error ``error_name`` while opening ``source``."""
+    if source == "microphone":
+        return _DEVICE_PROBLEMS.get((source, error_name), "microphone_failed")
+    return "camera_failed" if source == "camera" else "screen_share_failed"
+
+
+class TalkState(AuthState):
+    """The conversation on the talk page (one per browser tab)."""
+
+    stage: str = "idle"
+    server_url: str = ""
+    livekit_token: str = ""
+    room_name: str = ""
+    connect: bool = False
+    problem: str = ""
+    lines: list[CaptionLine] = []
+    latencies: list[TurnLatency] = []
+    microphone_on: bool = False
+    camera_on: bool = False
+    screen_share_on: bool = False
+    outgoing_chat: dict[str, Any] = {"id": 0, "text": ""}
+
+    _chat_count: int = 0
+
+    @rx.var
+    def stage_label(self) -> str:
+        """The stage in words."""
+        return STAGES.get(self.stage, STAGES["idle"]).label
+
+    @rx.var
+    def stage_color(self) -> str:
+        """The stage's colour (a Radix colour scale)."""
+        return STAGES.get(self.stage, STAGES["idle"]).color
+
+    @rx.var
+    def in_call(self) -> bool:
+        """Whether a conversation is running or being set up."""
+        return self.connect
+
+    @rx.var
+    def busy_starting(self) -> bool:
+        """Whether Start was pressed and the token is being fetched."""
+        return self.stage == "connecting" and not self.connect
+
+    @rx.var
+    def problem_title(self) -> str:
+        """The current problem's headline, or empty."""
+        return PROBLEMS[self.problem].title if self.problem in PROBLEMS else ""
+
+    @rx.var
+    def problem_message(self) -> str:
+        """What happened and what to do about it, or empty."""
+        return PROBLEMS[self.problem].message if self.problem in PROBLEMS else ""
+
+    @rx.var
+    def problem_ends_session(self) -> bool:
+        """Whether the problem ended the conversation (so the way out is Try again)."""
+        return self.problem in PROBLEMS and PROBLEMS[self.problem].ends_session
+
+    def _clear_conversation(self) -> None:
+        self.stage = "idle"
+        self.server_url = self.livekit_token = self.room_name = ""
+        self.connect = False
+        self.problem = ""
+        self.lines = []
+        self.latencies = []
+        self.microphone_on = self.camera_on = self.screen_share_on = False
+        self.outgoing_chat = {"id": 0, "text": ""}
+        self._chat_count = 0
+
+    def _report_problem(self, kind: str) -> None:
+        """Show ``kind``; a problem that ends the session also leaves the room."""
+        kind = kind if kind in PROBLEMS else "connect_failed"
+        logger.warning("Talk page problem", extra={"problem": kind})
+        self.problem = kind
+        if PROBLEMS[kind].ends_session:
+            self.connect = False
+            self.stage = "failed"
+
+    @rx.event
+    def reset_on_load(self) -> None:
+        """A freshly loaded page has no conversation: one left running before a reload is over."""
+        self._clear_conversation()
+
+    @rx.event
+    async def start_conversation(self) -> AsyncIterator[EventSpec | None]:
+        """Get a token for a new room from the rooms service, then let the browser connect."""
+        try:
+            user = self._signed_in_user()
+        except auth_service.SessionInvalid:
+            yield AuthState.check_login
+            return
+        self._clear_conversation()
+        self.stage = "connecting"
+        yield
+        try:
+            with Session(get_engine()) as session:
+                grant = await issue_token_for_room(
+                    session=session, user=user, room_name=None, settings=get_settings()
+                )
+        except LiveKitUnavailable:
+            self._report_problem("livekit_unreachable")
+            return
+        self.server_url = grant.server_url
+        self.livekit_token = grant.token
+        self.room_name = grant.room
+        self.connect = True
+
+    @rx.event
+    def end_conversation(self) -> None:
+        """Leave the room; the agent worker ends its session and keeps the transcript."""
+        self.connect = False
+        self.stage = "disconnected"
+        self.microphone_on = self.camera_on = self.screen_share_on = False
+
+    @rx.event
+    def dismiss_problem(self) -> None:
+        """Hide a problem that did not end the conversation."""
+        self.problem = ""
+
+    @rx.event
+    def send_chat(self, form_data: dict[str, Any]) -> None:
+        """Hand a typed message to the session component, which sends it on ``lk.chat``."""
+        text = str(form_data.get("message", "")).strip()[:CHAT_MESSAGE_MAX_CHARS]
+        if not text or not self.connect:
+            return
+        self._chat_count += 1
+        self.outgoing_chat = {"id": self._chat_count, "text": text}
+
+    @rx.event
+    def session_state_changed(self, report: dict[str, Any]) -> None:
+        """The session reports its stage (connecting, waiting, listening, ...)."""
+        stage = report.get("stage")
+        if self.connect and stage in _REPORTED_STAGES:
+            self.stage = stage
+
+    @rx.event
+    def transcript_changed(self, changed: list[dict[str, Any]]) -> None:
+        """Add new caption lines and update changed ones in place (a segment grows as it is spoken)."""
+        position = {line.id: index for index, line in enumerate(self.lines)}
+        lines = list(self.lines)
+        for item in changed:
+            line = CaptionLine(
+                id=str(item.get("id", "")),
+                role="user" if item.get("role") == "user" else "agent",
+                source="typed" if item.get("source") == "typed" else "spoken",
+                text=str(item.get("text", "")),
+                final=bool(item.get("final", False)),
+            )
+            if line.id in position:
+                lines[position[line.id]] = line
+            else:
+                position[line.id] = len(lines)
+                lines.append(line)
+        self.lines = lines
+
+    @rx.event
+    def session_failed(self, report: dict[str, Any]) -> None:
+        """The session reports a failure (connection, token, microphone, agent, chat)."""
+        self._report_problem(str(report.get("kind", "")))
+
+    @rx.event
+    def session_disconnected(self, report: dict[str, Any]) -> None:
+        """The room was left: by End, or because the network or the server ended it."""
+        if report.get("requested") or not self.connect:
+            return
+        reason = str(report.get("reason", ""))
+        self._report_problem("ended_by_server" if reason in _SERVER_CLOSED_REASONS else "network_dropped")
+
+    @rx.event
+    def latency_received(self, message: dict[str, Any]) -> None:
+        """Add one turn's latency (the agent worker's ``turn_latency`` message) to the details."""
+        if message.get("type") != "turn_latency":
+            return
+        self.latencies = [
+            *self.latencies,
+            TurnLatency(
+                turn=len(self.latencies) + 1,
+                input="typed" if message.get("input") == "typed" else "spoken",
+                end_of_turn=_milliseconds(message.get("end_of_turn_ms")),
+                stt=_milliseconds(message.get("stt_ms")),
+                llm_ttft=_milliseconds(message.get("llm_ttft_ms")),
+                tts_ttfb=_milliseconds(message.get("tts_ttfb_ms")),
+                e2e=_milliseconds(message.get("e2e_ms")),
+            ),
+        ]
+
+    @rx.event
+    def track_changed(self, source: str, enabled: bool) -> None:
+        """A microphone, camera or screen-share toggle changed."""
+        if source == "microphone":
+            self.microphone_on = enabled
+            if enabled and self.problem.startswith("microphone_"):
+                self.problem = ""
+        elif source == "camera":
+            self.camera_on = enabled
+        elif source == "screen_share":
+            self.screen_share_on = enabled
+
+    @rx.event
+    def device_failed(self, source: str, error_name: str) -> None:
+        """A device could not be opened; say which and what to do."""
+        self._report_problem(device_problem(source, error_name))
