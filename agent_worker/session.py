@@ -48,6 +48,11 @@ TURN_HANDLING: TurnHandlingOptions = {
     "interruption": {"enabled": True, "mode": "vad"},
 }
 
+MICROPHONE = room_io.AudioInputOptions(sample_rate=16_000, auto_gain_control=False)
+"""Whisper and Silero work at 16 kHz, so nothing is resampled twice; browsers already apply
+their own gain control. Measured on espeak-ng questions through the room: 100% of words heard
+right, against 93-98% at the 24 kHz default."""
+
 
 def prewarm(proc: JobProcess) -> None:
     """Load Silero VAD (and the offline models when they may be used) once per job process."""
@@ -67,6 +72,7 @@ async def entrypoint(ctx: JobContext) -> None:
     )
     room_options = room_io.RoomOptions(
         text_input=room_io.TextInputOptions(text_input_cb=answer_typed_message),
+        audio_input=MICROPHONE,
         close_on_disconnect=True,
     )
     agent = VoiceAssistant(display_name=metadata.display_name)

@@ -113,9 +113,30 @@ async def bench_llm(models: LocalModels, rounds: int) -> dict:
         lengths.append(len(arrivals))
         if len(arrivals) > 1:
             rates.append((len(arrivals) - 1) / (arrivals[-1] - arrivals[0]))
+    uncached = []
+    history = [("user" if i % 2 == 0 else "assistant", SENTENCES[i % len(SENTENCES)]) for i in range(24)]
+    long_conversation = question_context("And what about tomorrow?")
+    for role, text in history:
+        long_conversation.add_message(role=role, content=text)  # type: ignore[arg-type]
+    long_conversation.add_message(role="user", content="And what about tomorrow?")
+    for i in range(3):
+        # another conversation spoke last, so the KV cache holds none of this one
+        await brain.chat(chat_ctx=question_context(QUESTIONS[i])).collect()
+        started = time.perf_counter()
+        async with brain.chat(chat_ctx=long_conversation) as stream:
+            async for chunk in stream:
+                if chunk.delta and chunk.delta.content:
+                    uncached.append(time.perf_counter() - started)
+                    break
     return {
         "replies": rounds,
         "time_to_first_token_seconds": summary(first_tokens),
+        "uncached_conversation_prompt_tokens": len(
+            models.llama.tokenize(
+                "".join(m.text_content or "" for m in long_conversation.messages()).encode(), add_bos=False
+            )
+        ),
+        "uncached_conversation_time_to_first_token_seconds": summary(uncached),
         "tokens_per_second": summary(rates, digits=1),
         "reply_tokens_mean": round(statistics.mean(lengths), 1),
         "max_tokens": models.llm_max_tokens,
@@ -189,6 +210,11 @@ def render(results: dict) -> str:
             "LLM time to first token",
             f"{lm['time_to_first_token_seconds']['p50']} s",
             f"{lm['time_to_first_token_seconds']['p95']} s",
+        ),
+        (
+            f"LLM time to first token, {lm['uncached_conversation_prompt_tokens']}-token conversation not in cache",
+            f"{lm['uncached_conversation_time_to_first_token_seconds']['p50']} s",
+            f"{lm['uncached_conversation_time_to_first_token_seconds']['p95']} s",
         ),
         (
             "LLM tokens/s (streamed)",

@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.support.backend",
     "tests.support.worker",
     "tests.support.browser",
+    "tests.support.production",
 ]

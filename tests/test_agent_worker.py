@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 
 GREETING_TIMEOUT = 30
 REPLY_TIMEOUT = 45
-SPOKEN_QUESTION = "How many legs does a spider have?"
+SPOKEN_QUESTION = "What is the weather like in Paris today?"
 
 
 @asynccontextmanager

@@ -22,6 +22,7 @@ from sqlmodel import Session, select
 from tests.factories import DEFAULT_PASSWORD, random_email, register_user, sign_in
 from tests.support.backend import Backend
 from tests.support.livekit import LiveKitServer
+from tests.support.production import RedisServer
 from voice_app.auth.models import LoginSession, User
 from voice_app.db import make_engine
 
@@ -349,6 +350,38 @@ def test_a_burst_of_concurrent_guesses_gets_no_more_tries_than_the_limit(throttl
             statuses = list(pool.map(lambda _: login(client, email, WRONG_PASSWORD).status_code, range(10)))
 
     assert sorted(statuses) == [401, 401] + [429] * 8
+
+
+def test_backend_workers_sharing_redis_share_the_failure_counts(
+    tmp_path: Path, livekit_server: LiveKitServer
+) -> None:
+    # Production runs several backend workers when REDIS_URL is set; two backend processes on one
+    # Redis and one database stand in for them.
+    redis_server = RedisServer(tmp_path, ["redis-server", "--save", "", "--appendonly", "no"]).start()
+    (tmp_path / "no-reload").mkdir()
+    env = {
+        **THROTTLE_ENV,
+        "REDIS_URL": f"redis://127.0.0.1:{redis_server.port}",
+        "LOGIN_THROTTLE_BASE_SECONDS": "30",
+        "LOGIN_THROTTLE_ACCOUNT_MAX_SECONDS": "60",
+        "REFLEX_HOT_RELOAD_OVERRIDE_PATHS": str(tmp_path / "no-reload"),
+    }
+    first = second = None
+    try:
+        first = Backend(tmp_path, livekit_server, extra_env=env).start()
+        second = Backend(tmp_path, livekit_server, extra_env=env, database_url=first.database_url).start()
+        with client_from(first, "10.0.1.1") as one, client_from(second, "10.0.1.2") as other:
+            email = register_user(one)["email"]
+            assert login(one, email, WRONG_PASSWORD).status_code == 401
+            assert login(other, email, WRONG_PASSWORD).status_code == 401  # each saw one failure
+
+            assert retry_after(login(one, email, DEFAULT_PASSWORD)) == 30
+            assert retry_after(login(other, email, DEFAULT_PASSWORD)) >= 29
+    finally:
+        for backend in (second, first):
+            if backend is not None:
+                backend.stop()
+        redis_server.stop()
 
 
 # --- Re-hash after a parameter change ------------------------------------------------------

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 from livekit import rtc
-from livekit.agents import llm, stt, tts
+from livekit.agents import Agent, AgentSession, llm, stt, tts
+from livekit.plugins import silero
 
 from agent_worker.providers.local import LocalLLM, LocalModels, LocalModelsUnavailable, LocalSTT, LocalTTS
 from agent_worker.providers.local.llm import chat_messages
@@ -222,6 +223,27 @@ async def test_the_agent_starts_speaking_the_first_sentence_while_the_reply_is_s
     speech = rtc.combine_audio_frames([first_audio.frame, *rest])
     assert rms(speech) > 0.02
     assert speech.duration > 3.0, "the second sentence was not spoken"
+
+
+async def test_an_agent_session_on_the_local_pipeline_answers_a_typed_message(
+    local_models: LocalModels,
+) -> None:
+    session = AgentSession(
+        stt=LocalSTT(local_models),
+        llm=LocalLLM(local_models),
+        tts=LocalTTS(local_models),
+        vad=silero.VAD.load(),
+    )
+    async with session:
+        await session.start(Agent(instructions=INSTRUCTIONS))
+        result = await session.run(user_input="What is the capital of France?")
+
+    replies = [
+        event.item for event in result.events if event.type == "message" and event.item.role == "assistant"
+    ]
+    assert len(replies) == 1
+    assert (replies[0].text_content or "").strip()
+    assert replies[0].metrics.get("llm_metadata", {}).get("model_provider") == "local"
 
 
 def test_a_missing_model_file_names_itself(tmp_path: Path) -> None:

@@ -6,20 +6,29 @@ from voice_app import routes
 from voice_app.api import fastapi_app
 from voice_app.auth import pages as auth_pages
 from voice_app.auth.state import AuthState
+from voice_app.history import pages as history_pages
+from voice_app.history.state import DETAIL_ROUTE, HistoryState
 from voice_app.models import __all__ as _tables  # noqa: F401 - registers every table for Alembic
 from voice_app.rooms.livekit_client import livekit_client_lifespan
+from voice_app.talk import pages as talk_pages
+from voice_app.talk.state import TalkState
 
 
 def index() -> rx.Component:
-    """Landing page (replaced by the talk page once it exists)."""
-    return rx.center(rx.heading("voice-app"), height="100vh")
+    """The home page only sends visitors on to the talk page (see its ``on_load``)."""
+    return rx.center(rx.spinner(size="3"), height="100vh")
 
 
 app = rx.App(api_transformer=fastapi_app)
 app.register_lifespan_task(livekit_client_lifespan)
-app.add_page(index, route=routes.HOME, title="voice-app")
+app.add_page(index, route=routes.HOME, title="voice-app", on_load=rx.redirect(routes.TALK, replace=True))
 app.add_page(auth_pages.signup_page, route=routes.SIGNUP, title="Create an account · voice-app",
              on_load=auth_pages.SignupFormState.redirect_if_signed_in)
 app.add_page(auth_pages.login_page, route=routes.LOGIN, title="Sign in · voice-app",
              on_load=auth_pages.LoginFormState.redirect_if_signed_in)
 app.add_page(auth_pages.logout_page, route=routes.LOGOUT, title="Signed out · voice-app", on_load=AuthState.logout)
+app.add_page(talk_pages.talk_page, route=routes.TALK, title="Talk · voice-app", on_load=TalkState.reset_on_load)
+app.add_page(history_pages.history_page, route=routes.HISTORY, title="History · voice-app",
+             on_load=HistoryState.load_list)
+app.add_page(history_pages.conversation_page, route=DETAIL_ROUTE, title="Conversation · voice-app",
+             on_load=HistoryState.load_detail)

@@ -32,6 +32,7 @@ import yaml
 
 from tests.support.livekit import find_livekit_server
 from tests.support.processes import REPO_ROOT, ManagedProcess, free_port, free_udp_port, tool_env, wait_until
+from tests.support.worker import REGISTERED_LOG_LINE
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 DOCKERIGNORE = REPO_ROOT / ".dockerignore"
@@ -408,7 +409,12 @@ class ProductionStack:
         self.timings["frontend_build_seconds"] = round(time.monotonic() - started, 2)
 
     def start(self) -> ProductionStack:
-        """Start every service in compose's dependency order and wait until each is healthy."""
+        """Build the frontend (the image build), then start every service in compose's dependency
+        order and wait until each is healthy; ``timings`` holds the seconds from the first start."""
+        if shutil.which("caddy") is None:
+            pytest.fail(CADDY_HINT)
+        if self.static_root is None:
+            self.build_frontend()
         started = time.monotonic()
         self.postgres = PostgresServer(
             self.workdir, user="voice_app", password=self.dotenv["POSTGRES_PASSWORD"], database="voice_app"
@@ -420,6 +426,7 @@ class ProductionStack:
             "@postgres:5432/": f"@127.0.0.1:{self.postgres.port}/",
             "redis://redis:6379": f"redis://127.0.0.1:{self.redis.port}",
             "http://livekit:7880": f"http://127.0.0.1:{self.livekit_port}",
+            "ws://localhost:7880": f"ws://127.0.0.1:{self.livekit_port}",
             "backend:8080": f"127.0.0.1:{self.backend_port}",
         }
         self.timings["postgres_redis_seconds"] = round(time.monotonic() - started, 2)
@@ -454,24 +461,25 @@ class ProductionStack:
             240,
             started,
         )
+        agent_log = self.services["agent"].process.log_path
         self._healthy(
             "agent",
-            lambda: httpx.get(f"http://127.0.0.1:{worker_http_port}/", timeout=2).text == "OK",
+            # the health endpoint answers before the worker has registered with LiveKit; a room
+            # created before that never gets an agent, so "healthy" here means registered
+            lambda: (
+                httpx.get(f"http://127.0.0.1:{worker_http_port}/", timeout=2).text == "OK"
+                and REGISTERED_LOG_LINE in agent_log.read_text(errors="replace")
+            ),
             240,
             started,
         )
 
-        build_started = time.monotonic()
-        self.build_frontend()
-        started += time.monotonic() - build_started  # the image is built before `up`: not start-up time
         frontend_env = self.environment("frontend") | {
             "FRONTEND_PORT": str(self.frontend_port),
             "STATIC_ROOT": str(self.static_root),
             "XDG_DATA_HOME": str(self.workdir / "caddy-data"),
             "XDG_CONFIG_HOME": str(self.workdir / "caddy-config"),
         }
-        if shutil.which("caddy") is None:
-            pytest.fail(CADDY_HINT)
         self._spawn("frontend", frontend_env)
         self._healthy(
             "frontend", lambda: httpx.get(f"{self.frontend_url}/", timeout=2).status_code == 200, 60, started
@@ -501,6 +509,25 @@ class ProductionStack:
         for argument in self._command("livekit"):
             command.append(str(config_path) if argument == "/etc/livekit.yaml" else argument)
         self._spawn("livekit", self.environment("livekit"), command)
+
+    def stop_service(self, service: str, timeout: float = 30) -> int:
+        """SIGTERM the service's main process only, as `docker stop` does; returns its exit code."""
+        process = self.services[service].process
+        assert process.process is not None
+        process.process.send_signal(signal.SIGTERM)
+        code = process.process.wait(timeout=timeout)
+        process.stop()  # whatever the main process left behind, as the container's end would
+        return code
+
+    def restart_backend(self) -> None:
+        """Start the backend again with the same settings (`docker compose restart backend`)."""
+        self._spawn("backend", self.services["backend"].env)
+        self._healthy(
+            "backend",
+            lambda: httpx.get(f"{self.backend_url}/ping", timeout=2).status_code == 200,
+            240,
+            time.monotonic(),
+        )
 
     def log_tail(self, service: str, lines: int = 60) -> str:
         """The end of a service's log, for failure messages."""

@@ -163,7 +163,13 @@ class VoiceClient:
             async def read() -> None:
                 text = await reader.read_all()
                 segment = reader.info.attributes.get("lk.segment_id", reader.info.stream_id)
-                into.append(Transcript(participant_identity, text.strip(), segment, time.monotonic()))
+                transcript = Transcript(participant_identity, text.strip(), segment, time.monotonic())
+                # a segment is sent again whenever it is updated: keep its latest text, as a UI does
+                for index, earlier in enumerate(into):
+                    if earlier.segment_id == segment and earlier.speaker == participant_identity:
+                        into[index] = transcript
+                        return
+                into.append(transcript)
 
             self._spawn(read())
 

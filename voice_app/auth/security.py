@@ -4,8 +4,11 @@
 same `passlib` import and is maintained. The argon2 backend is `argon2-cffi`.
 
 Hashing is deliberately slow (tens of milliseconds, 19+ MiB of memory), so it runs on a small
-dedicated thread pool: the event loop keeps serving other requests, and at most one hash per
-core is in flight, which bounds the memory a burst of logins can take.
+dedicated thread pool (argon2-cffi releases the GIL): the event loop keeps serving other
+requests. The pool has one thread fewer than there are cores, so a burst of logins leaves a
+core for the event loop and holds at most that many 19 MiB buffers (bench/auth_login.py
+measured health-check p50 at 3x idle with 1 hashing thread on 2 cores, 6x with 2, 27x when
+hashing on the event loop).
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from passlib.context import CryptContext
 
 from voice_app.settings import Settings, get_settings
 
-_hashing_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="password-hash")
+_hashing_pool = ThreadPoolExecutor(
+    max_workers=max(1, (os.cpu_count() or 2) - 1), thread_name_prefix="password-hash"
+)
 
 
 @dataclass(frozen=True)

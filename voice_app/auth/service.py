@@ -58,6 +58,8 @@ class IssuedSession:
 async def register_user(*, session: Session, registration: UserRegister) -> User:
     """Create an account from validated input; raise :class:`EmailTaken` if the email is in use."""
     email_normalized = normalize_email(registration.email)
+    # Hash before touching the database, so no pooled connection is held while hashing.
+    password_hash = await hash_password(registration.password)
     taken = session.exec(select(User.id).where(User.email_normalized == email_normalized)).first()
     if taken is not None:
         raise EmailTaken
@@ -65,7 +67,7 @@ async def register_user(*, session: Session, registration: UserRegister) -> User
         email=registration.email,
         email_normalized=email_normalized,
         display_name=registration.display_name,
-        password_hash=await hash_password(registration.password),
+        password_hash=password_hash,
     )
     session.add(user)
     try:
@@ -93,6 +95,9 @@ async def authenticate(
     if wait > 0:
         raise TooManyAttempts(retry_after=math.ceil(wait))
     user = session.exec(select(User).where(User.email_normalized == email_normalized)).first()
+    # Give the connection back to the pool while hashing: otherwise a burst of logins holds one
+    # connection each, the pool runs dry, and the next checkout blocks the event loop.
+    session.close()
     matches, new_hash = await verify_password(
         normalize_password(password), user.password_hash if user else None
     )

@@ -9,19 +9,22 @@ Failures are forgotten after a quiet period.
 Attempts are counted as failures *before* the password is checked and un-counted on success,
 so a burst of concurrent guesses cannot slip past the limit while the hashes are running.
 
-The counts live in a :class:`FailureStore`. :class:`InMemoryFailureStore` is right for one
-backend process; with several backend workers, implement the same four methods on Redis
-(``HINCRBY`` + ``EXPIRE`` per key) and pass that store to :class:`LoginThrottle`.
+The counts live in a :class:`FailureStore`. :class:`InMemoryFailureStore` serves one backend
+process. With ``REDIS_URL`` set, Reflex's production backend runs several worker processes, so
+the counts move to :class:`RedisFailureStore`, which every worker shares.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
+
+import redis
 
 from voice_app.settings import Settings, get_settings
 
@@ -107,6 +110,46 @@ class InMemoryFailureStore:
             del self._records[key]
 
 
+class RedisFailureStore:
+    """A :class:`FailureStore` in Redis, shared by every backend worker; Redis expires old keys.
+
+    A check and the count that follows it are two round trips, so workers racing on one key
+    may let a few more concurrent attempts through than one process would; later attempts
+    still wait.
+    """
+
+    PREFIX = "voice_app:login_failures:"
+
+    def __init__(self, client: redis.Redis, forget_after_seconds: float) -> None:
+        self._redis = client
+        self._ttl = max(1, math.ceil(forget_after_seconds))
+
+    def get(self, key: str, now: float) -> FailureRecord | None:
+        """See :meth:`FailureStore.get`."""
+        failures, last = self._redis.hmget(self.PREFIX + key, ["failures", "last"])
+        if failures is None or last is None or int(failures) <= 0:
+            return None
+        return FailureRecord(failures=int(failures), last_failure_at=float(last))
+
+    def add_failure(self, key: str, now: float) -> FailureRecord:
+        """See :meth:`FailureStore.add_failure`."""
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hincrby(self.PREFIX + key, "failures", 1)
+        pipe.hset(self.PREFIX + key, "last", repr(now))
+        pipe.expire(self.PREFIX + key, self._ttl)
+        failures, _, _ = pipe.execute()
+        return FailureRecord(failures=int(failures), last_failure_at=now)
+
+    def remove_failure(self, key: str) -> None:
+        """See :meth:`FailureStore.remove_failure`."""
+        if self._redis.hincrby(self.PREFIX + key, "failures", -1) <= 0:
+            self._redis.delete(self.PREFIX + key)
+
+    def clear(self, key: str) -> None:
+        """See :meth:`FailureStore.clear`."""
+        self._redis.delete(self.PREFIX + key)
+
+
 @dataclass(frozen=True)
 class ThrottlePolicy:
     """How many failures are free and how the wait grows after them."""
@@ -160,9 +203,16 @@ class LoginThrottle:
 
 
 def make_login_throttle(settings: Settings) -> LoginThrottle:
-    """A throttle with an in-memory store, configured by the LOGIN_THROTTLE_* settings."""
+    """A throttle configured by the LOGIN_THROTTLE_* settings; in Redis when ``REDIS_URL`` is set."""
+    forget_after = settings.LOGIN_THROTTLE_FORGET_MINUTES * 60
+    store: FailureStore
+    if settings.REDIS_URL:
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+        store = RedisFailureStore(client, forget_after_seconds=forget_after)
+    else:
+        store = InMemoryFailureStore(forget_after_seconds=forget_after)
     return LoginThrottle(
-        InMemoryFailureStore(forget_after_seconds=settings.LOGIN_THROTTLE_FORGET_MINUTES * 60),
+        store,
         account_policy=ThrottlePolicy(
             free_failures=settings.LOGIN_THROTTLE_ACCOUNT_FREE_FAILURES,
             base_seconds=settings.LOGIN_THROTTLE_BASE_SECONDS,

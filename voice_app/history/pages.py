@@ -119,7 +119,9 @@ def conversation_page() -> rx.Component:
                     rx.vstack(
                         rx.heading("Conversation of ", HistoryState.detail.started, size="6", as_="h1"),
                         rx.text(
-                            HistoryState.detail.duration, " · ", HistoryState.detail.messages,
+                            HistoryState.detail.duration,
+                            " · ",
+                            HistoryState.detail.messages,
                             size="2",
                             color_scheme="gray",
                         ),

@@ -112,7 +112,9 @@ class HistoryState(AuthState):
             return None
         with Session(get_engine()) as session:
             try:
-                found = service.get_conversation(session=session, user_id=user.id, conversation_id=int(raw_id))
+                found = service.get_conversation(
+                    session=session, user_id=user.id, conversation_id=int(raw_id)
+                )
             except service.ConversationNotFound:
                 self.detail_missing = True
                 return None

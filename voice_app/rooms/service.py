@@ -64,6 +64,13 @@ def _claim_room(session: Session, *, user: User, name: str) -> tuple[Room, bool]
     return room, created
 
 
+def _release_claim(session: Session, *, room: Room, created: bool) -> None:
+    """Forget a name this request claimed, so a failed creation leaves nothing behind."""
+    if created:
+        session.delete(room)
+        session.commit()
+
+
 async def _create_on_livekit(*, user: User, name: str, settings: Settings) -> None:
     config = room_configuration(user=user, settings=settings)
     request = api.CreateRoomRequest(
@@ -88,17 +95,21 @@ async def ensure_room(
     Raises:
         InvalidRoomName: ``name`` breaks the naming rule.
         RoomNotOwned: another user owns ``name``.
-        LiveKitUnavailable: LiveKit did not answer in time (a newly claimed name is released).
+        LiveKitUnavailable: LiveKit did not answer in time or refused (a newly claimed name is
+            released).
 
     """
     name = validate_room_name(name) if name is not None else generate_room_name(user.id)
     room, created = _claim_room(session, user=user, name=name)
     try:
         await _create_on_livekit(user=user, name=name, settings=settings)
-    except LiveKitUnavailable:
-        if created:
-            session.delete(room)
-            session.commit()
+    except api.TwirpError as error:
+        # LiveKit answered but refused (wrong API key, a limit): the user can only wait, the operator must act.
+        logger.error("LiveKit refused to create a room", extra={"room": name, "twirp_code": error.code})
+        _release_claim(session, room=room, created=created)
+        raise LiveKitUnavailable("The LiveKit server refused to create the room.") from error
+    except BaseException:
+        _release_claim(session, room=room, created=created)
         raise
     if created:
         logger.info("Room created", extra={"room": name, "user_id": user.id})

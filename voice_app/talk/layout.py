@@ -39,7 +39,9 @@ def signed_in_frame(*children: rx.Component, current: str) -> rx.Component:
                 aria_label="Main",
             ),
             rx.spacer(),
-            rx.text(AuthState.authenticated_user["display_name"], size="2", color_scheme="gray", truncate=True),
+            rx.text(
+                AuthState.authenticated_user["display_name"], size="2", color_scheme="gray", truncate=True
+            ),
             rx.color_mode.button(aria_label="Switch between light and dark", size="2", variant="ghost"),
             align="center",
             spacing="4",

@@ -334,7 +334,15 @@ def _latency_row(turn: rx.Var) -> rx.Component:
 
 
 def _latency_details() -> rx.Component:
-    headers = ["Turn", "Input", "End of turn", "Speech to text", "LLM first token", "TTS first audio", "Total"]
+    headers = [
+        "Turn",
+        "Input",
+        "End of turn",
+        "Speech to text",
+        "LLM first token",
+        "TTS first audio",
+        "Total",
+    ]
     return rx.el.details(
         rx.el.summary("Latency per turn", cursor="pointer", padding_y="0.25em"),
         rx.cond(

