@@ -13,6 +13,7 @@ config = rx.Config(
     deploy_url=settings.DEPLOY_URL,
     db_url=settings.DATABASE_URL,
     redis_url=settings.REDIS_URL,
+    trusted_proxy_hops=settings.TRUSTED_PROXY_HOPS,
     cors_allowed_origins=[origin.strip() for origin in settings.CORS_ALLOWED_ORIGINS.split(",")],
     telemetry_enabled=False,
     show_built_with_reflex=False,

@@ -85,7 +85,7 @@ class WorkerSettings(BaseSettings):
     """A chat GGUF file for the local LLM; unset uses the verified SmolLM2-135M-Instruct."""
     LOCAL_LLM_THREADS: int = Field(default=2, ge=1)
     """CPU threads the local LLM uses per worker process."""
-    LOCAL_LLM_MAX_TOKENS: int = Field(default=96, ge=8, le=1024)
+    LOCAL_LLM_MAX_TOKENS: int = Field(default=96, ge=8, le=512)
     """Upper bound on the length of one local LLM reply, in tokens (replies are spoken)."""
     LOCAL_TTS_VOICE: str = "en-us"
     """The espeak-ng voice of the local text-to-speech (`espeak-ng --voices` lists them)."""

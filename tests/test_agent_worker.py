@@ -19,7 +19,7 @@ from tests.support.backend import Backend
 from tests.support.livekit import LiveKitServer
 from tests.support.speech import spoken_frame, word_accuracy
 from tests.support.voice_client import VoiceClient
-from tests.support.worker import AgentWorker
+from tests.support.worker import AgentWorker, Deployment
 from voice_app.db import make_engine
 from voice_app.history.models import Conversation, ConversationMessage
 
@@ -41,7 +41,9 @@ async def talking(api: httpx.Client, user: SignedInUser) -> AsyncIterator[VoiceC
         await client.close()
 
 
-def stored_conversations(backend: Backend, user_id: int) -> list[tuple[Conversation, list[ConversationMessage]]]:
+def stored_conversations(
+    backend: Backend, user_id: int
+) -> list[tuple[Conversation, list[ConversationMessage]]]:
     """The user's conversations as the app's database holds them, oldest first."""
     with Session(make_engine(backend.database_url)) as session:
         conversations = session.exec(
@@ -79,7 +81,7 @@ async def test_the_agent_joins_within_seconds_and_greets_the_user_by_name(
     started = time.monotonic()
     client = await VoiceClient.join(api, user)
     try:
-        await client.wait_for("the agent joining the room", lambda: client.agent_identity, timeout=10)
+        await client.wait_for("the agent joining the room", lambda: client.agent_identity, seconds=10)
         greeting = await client.wait_for(
             "a greeting by name",
             lambda: [t for t in client.agent_transcripts() if "Ada Lovelace" in t.text],
@@ -99,7 +101,9 @@ async def test_a_chat_message_gets_a_text_reply_and_spoken_audio(
     async with talking(api, user) as client:
         await asyncio.sleep(1)  # let the greeting's audio finish
         sent = await client.send_chat("What is the capital of France?")
-        replies = await client.wait_for("a text reply", lambda: client.agent_transcripts(after=sent), REPLY_TIMEOUT)
+        replies = await client.wait_for(
+            "a text reply", lambda: client.agent_transcripts(after=sent), REPLY_TIMEOUT
+        )
         loud = await client.wait_for(
             "the reply's audio", lambda: len(client.loud_frames(after=sent)) >= 10, REPLY_TIMEOUT
         )
@@ -115,7 +119,9 @@ async def test_a_spoken_sentence_comes_back_as_the_users_transcript_and_gets_a_r
     async with talking(api, user) as client:
         await client.wait_for("the agent listening", lambda: client.agent_states[-1][1] == "listening", 20)
         ended = await client.speak(question)
-        heard = await client.wait_for("the user's transcript", lambda: client.user_transcripts(), REPLY_TIMEOUT)
+        heard = await client.wait_for(
+            "the user's transcript", lambda: client.user_transcripts(), REPLY_TIMEOUT
+        )
         reply = await client.wait_for("a reply", lambda: client.agent_transcripts(after=ended), REPLY_TIMEOUT)
         await client.wait_for("a latency report", lambda: client.latency_reports, REPLY_TIMEOUT)
     assert word_accuracy(SPOKEN_QUESTION, heard[-1].text) >= 0.8, heard[-1].text
@@ -137,26 +143,37 @@ async def test_speaking_while_the_agent_talks_interrupts_it(
     interruption = spoken_frame("Wait, stop please. I have a question.", tmp_path)
     async with talking(api, user) as client:
         await client.wait_for("the agent listening", lambda: client.agent_states[-1][1] == "listening", 20)
-        sent = await client.send_chat("Tell me a long story about a brave little robot.")
+        sent = await client.send_chat(
+            "Tell me a long story about a brave little robot who sails across the sea."
+        )
         await client.wait_for(
-            "the agent speaking", lambda: client.agent_states[-1][1] == "speaking", REPLY_TIMEOUT
+            "the agent telling it", lambda: client.agent_state_since(sent) == "speaking", 45
         )
-        started_speaking = client.agent_states[-1][0]
-        await client.speak(interruption)
-        await client.wait_for(
-            "the agent stopping", lambda: client.agent_states[-1][1] != "speaking", timeout=10
+        began = time.monotonic()
+        ended = await client.speak(interruption)
+        stopped = await client.wait_for(
+            "the agent falling silent",
+            lambda: next(
+                (at for at, state in client.agent_states if at > began and state != "speaking"), None
+            ),
+            10,
         )
-        stopped = client.agent_states[-1][0]
-        cut_reply = await client.wait_for(
-            "the interrupted reply's transcript", lambda: client.agent_transcripts(after=sent), REPLY_TIMEOUT
+        heard = await client.wait_for(
+            "the interruption heard", lambda: client.user_transcripts(after=began), 30
         )
-    assert stopped - started_speaking < 10
-    assert cut_reply[0].text
+        await client.wait_for("an answer to it", lambda: client.agent_transcripts(after=ended), REPLY_TIMEOUT)
+    # a story of the local model's length (up to 96 tokens) takes far longer than this to tell
+    assert stopped - ended < 1.5, f"the agent kept talking {stopped - ended:.1f} s after the user spoke"
+    assert word_accuracy("Wait, stop please. I have a question.", heard[-1].text) >= 0.5, heard[-1].text
 
 
-async def test_two_rooms_at_once_get_two_independent_agents(api: httpx.Client, agent_worker: AgentWorker) -> None:
+async def test_two_rooms_at_once_get_two_independent_agents(
+    api: httpx.Client, agent_worker: AgentWorker
+) -> None:
     first_user, second_user = sign_in(api, display_name="Katherine"), sign_in(api, display_name="Dorothy")
-    first, second = await asyncio.gather(VoiceClient.join(api, first_user), VoiceClient.join(api, second_user))
+    first, second = await asyncio.gather(
+        VoiceClient.join(api, first_user), VoiceClient.join(api, second_user)
+    )
     try:
         await asyncio.gather(
             first.wait_for("the first greeting", lambda: first.agent_transcripts(), GREETING_TIMEOUT),
@@ -164,7 +181,9 @@ async def test_two_rooms_at_once_get_two_independent_agents(api: httpx.Client, a
         )
         await asyncio.sleep(1)
         sent = await first.send_chat("Hello, can you hear me?")
-        await first.wait_for("a reply in the first room", lambda: first.agent_transcripts(after=sent), REPLY_TIMEOUT)
+        await first.wait_for(
+            "a reply in the first room", lambda: first.agent_transcripts(after=sent), REPLY_TIMEOUT
+        )
         await asyncio.sleep(2)
     finally:
         await asyncio.gather(first.close(), second.close())
@@ -187,7 +206,7 @@ async def test_the_user_leaving_ends_the_agents_job(
         conversations = stored_conversations(backend, user.user_id)
         return bool(conversations) and conversations[-1][0].ended_at is not None
 
-    await client.wait_for("the job ending", conversation_ended, timeout=20)
+    await client.wait_for("the job ending", conversation_ended, seconds=20)
     assert time.monotonic() - left < 20
     deadline = time.monotonic() + 15
     while await agents_in_room(livekit_server, client.room_name):
@@ -203,10 +222,14 @@ async def test_the_stored_conversation_matches_what_the_user_saw(
         await asyncio.sleep(1)
         sent = await client.send_chat("Say something nice.")
         await client.wait_for("a reply", lambda: client.agent_transcripts(after=sent), REPLY_TIMEOUT)
-        await client.wait_for("the agent listening again", lambda: client.agent_states[-1][1] == "listening", 30)
+        await client.wait_for(
+            "the agent listening again", lambda: client.agent_states[-1][1] == "listening", 30
+        )
         ended = await client.speak(spoken_frame(SPOKEN_QUESTION, tmp_path))
         await client.wait_for("a spoken reply", lambda: client.agent_transcripts(after=ended), REPLY_TIMEOUT)
-        await client.wait_for("the agent listening again", lambda: client.agent_states[-1][1] == "listening", 30)
+        await client.wait_for(
+            "the agent listening again", lambda: client.agent_states[-1][1] == "listening", 30
+        )
 
     def stored() -> list[ConversationMessage] | None:
         conversations = stored_conversations(backend, user.user_id)
@@ -214,7 +237,7 @@ async def test_the_stored_conversation_matches_what_the_user_saw(
             return conversations[-1][1]
         return None
 
-    messages = await client.wait_for("the conversation being stored", stored, timeout=20)
+    messages = await client.wait_for("the conversation being stored", stored, seconds=20)
     conversation = stored_conversations(backend, user.user_id)[-1][0]
     assert conversation.room_name == client.room_name
     seen = [("agent", t.text) for t in client.agent_transcripts()]
@@ -227,3 +250,72 @@ async def test_the_stored_conversation_matches_what_the_user_saw(
         ("user", "spoken"),
         ("agent", "spoken"),
     ]
+
+
+async def test_when_the_online_llm_fails_the_agent_says_so_and_answers_with_the_offline_one(
+    isolated_deployment: Deployment, failing_llm_server: str
+) -> None:
+    worker = isolated_deployment.worker(
+        "fallback",
+        extra_env={
+            "PIPELINE": "auto",
+            "LLM_BASE_URL": failing_llm_server,
+            "LLM_MODEL": "any-model",
+            "FALLBACK_TO_LOCAL": "true",
+        },
+    ).start()
+    try:
+        with httpx.Client(base_url=isolated_deployment.backend.base_url, timeout=30) as api:
+            user = sign_in(api, display_name="Frances")
+            async with talking(api, user) as client:
+                sent = await client.send_chat("What is two plus two?")
+                notices = await client.wait_for(
+                    "a notice in the chat",
+                    lambda: [m for m in client.chat_from_agent if m.received_at > sent],
+                    45,
+                )
+                replies = await client.wait_for(
+                    "an answer anyway", lambda: client.agent_transcripts(after=sent), REPLY_TIMEOUT
+                )
+        log = worker.log()
+    finally:
+        worker.stop()
+    assert notices[0].speaker == client.agent_identity
+    assert "language model" in notices[0].text
+    assert "offline" in notices[0].text
+    assert replies[0].text
+    assert "model provider unavailable" in log
+    messages = stored_conversations(isolated_deployment.backend, user.user_id)[-1][1]
+    assert ("agent", "typed", notices[0].text) in [(m.role, m.source, m.text) for m in messages]
+
+
+async def test_sigterm_during_a_conversation_lets_it_finish_before_the_worker_exits(
+    isolated_deployment: Deployment,
+) -> None:
+    worker = isolated_deployment.worker(
+        "drain", mode="start", extra_env={"DRAIN_TIMEOUT_SECONDS": "120", "WORKER_LOAD_THRESHOLD": "2"}
+    ).start()
+    try:
+        with httpx.Client(base_url=isolated_deployment.backend.base_url, timeout=30) as api:
+            user = sign_in(api, display_name="Margaret")
+            client = await VoiceClient.join(api, user)
+            try:
+                await client.wait_for("the greeting", lambda: client.agent_transcripts(), GREETING_TIMEOUT)
+                worker.terminate()
+                await asyncio.sleep(3)
+                assert worker.running, "the worker exited while a conversation was running"
+                sent = await client.send_chat("Are you still there?")
+                reply = await client.wait_for(
+                    "a reply after SIGTERM", lambda: client.agent_transcripts(after=sent), REPLY_TIMEOUT
+                )
+                assert worker.running
+            finally:
+                await client.close()
+            exit_code = await asyncio.to_thread(worker.wait, 30)
+    finally:
+        worker.stop()
+    assert reply[0].text
+    assert exit_code == 0, worker.log_tail()
+    conversation, messages = stored_conversations(isolated_deployment.backend, user.user_id)[-1]
+    assert conversation.ended_at is not None
+    assert ("user", "Are you still there?") in [(m.role, m.text) for m in messages]

@@ -143,7 +143,7 @@ async def test_two_conversations_share_the_models_and_both_get_answers(
 async def test_an_interrupted_reply_frees_the_model_at_once(
     local_models: LocalModels, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(local_models, "llm_max_tokens", 1000)
+    monkeypatch.setattr(local_models, "llm_max_tokens", 900)
     stream = LocalLLM(local_models).chat(
         chat_ctx=conversation(("user", "Tell me a very long story about a dragon, with many details."))
     )
@@ -152,7 +152,7 @@ async def test_an_interrupted_reply_frees_the_model_at_once(
             if chunk.delta and chunk.delta.content:
                 break
 
-    # a generation that kept running would hold the model's only thread for another ~1000 tokens
+    # a generation that kept running would hold the model's only thread for another ~900 tokens
     await asyncio.wait_for(asyncio.wrap_future(local_models.llm_executor.submit(lambda: None)), timeout=3)
 
 

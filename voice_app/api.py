@@ -20,8 +20,15 @@ from voice_app.rooms import api as rooms_api
 logger = logging.getLogger(__name__)
 
 
+def _field_name(error: dict) -> str:
+    return ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+
+
 def _describe_validation_error(error: dict) -> str:
-    location = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+    """One sentence per failing field; a missing or non-object body gets its own words."""
+    location = _field_name(error)
+    if not location and error.get("type") in ("missing", "model_attributes_type", "dict_type"):
+        return "The request body must be a JSON object with the documented fields."
     message = error.get("msg", "is invalid")
     return f"{location}: {message}" if location else message
 
@@ -36,10 +43,7 @@ def create_api() -> FastAPI:
 
     @api.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "message": e.get("msg", "")}
-            for e in exc.errors()
-        ]
+        errors = [{"field": _field_name(e), "message": e.get("msg", "")} for e in exc.errors()]
         detail = "; ".join(_describe_validation_error(e) for e in exc.errors()) or "Invalid request."
         return JSONResponse({"detail": detail, "errors": errors}, status_code=422)
 

@@ -29,6 +29,12 @@ def migrate_database(database_url: str) -> None:
         raise RuntimeError(f"migrations failed:\n{result.stdout}\n{result.stderr}")
 
 
+def empty_dir(path: Path) -> Path:
+    """Create ``path`` if needed and return it (a folder Reflex may watch without reloading)."""
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def new_database(workdir: Path) -> str:
     """A fresh SQLite database in ``workdir`` with every migration applied; returns its URL."""
     database_url = f"sqlite:///{workdir / 'app.db'}"
@@ -60,6 +66,9 @@ class Backend:
             "DATABASE_URL": self.database_url,
             "BACKEND_PORT": str(self.port),
             "API_URL": f"http://127.0.0.1:{self.port}",
+            # Dev mode reloads on any file change in the tree, which would wipe in-memory state
+            # (throttle counters, sessions) mid-test while the code is being edited.
+            "REFLEX_HOT_RELOAD_OVERRIDE_PATHS": str(empty_dir(workdir / "no-hot-reload")),
             **(extra_env or {}),
         }
         self._process = ManagedProcess(

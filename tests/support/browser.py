@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.backend import new_database
+from tests.support.backend import empty_dir, new_database
 from tests.support.livekit import LiveKitServer
 from tests.support.processes import REPO_ROOT, ManagedProcess, free_port, tool_env, wait_until
 
@@ -47,6 +47,35 @@ def chromium_path() -> str:
     return path
 
 
+def fake_microphone_args(wav: Path) -> list[str]:
+    """Chromium flags that make ``wav`` (16-bit PCM) the microphone: played once from the moment
+    a page opens the microphone, then silence (``%noloop``)."""
+    return [f"--use-file-for-fake-audio-capture={wav}%noloop"]
+
+
+def launch_chromium(playwright, extra_args: list[str] | None = None):  # type: ignore[no-untyped-def]
+    """Debian's Chromium, headless, with the project's flags and ``extra_args``."""
+    return playwright.chromium.launch(
+        executable_path=chromium_path(), args=[*CHROMIUM_ARGS, *(extra_args or [])], headless=True
+    )
+
+
+def isolated_tree(workdir: Path) -> Path:
+    """A work tree for a second app beside the session's: the sources linked, `.web` copied.
+
+    Reflex compiles into ``<tree>/.web``, so two apps in one tree would overwrite each other;
+    pass the result as ``AppServer(tree=...)``.
+    """
+    tree = workdir / "tree"
+    tree.mkdir()
+    for name in ("voice_app", "rxconfig.py", "alembic", "alembic.ini"):
+        (tree / name).symlink_to(REPO_ROOT / name)
+    (tree / "assets").mkdir()
+    shutil.copytree(REPO_ROOT / "reflex.lock", tree / "reflex.lock")
+    shutil.copytree(REPO_ROOT / ".web", tree / ".web", symlinks=True, ignore=shutil.ignore_patterns("build"))
+    return tree
+
+
 class AppServer:
     """`reflex run` (dev) with frontend and backend on free ports, against a given livekit-server."""
 
@@ -57,6 +86,7 @@ class AppServer:
         extra_env: dict[str, str] | None = None,
         *,
         database_url: str | None = None,
+        tree: Path = REPO_ROOT,
     ) -> None:
         self.frontend_port = free_port()
         self.backend_port = free_port()
@@ -68,9 +98,12 @@ class AppServer:
             "FRONTEND_PORT": str(self.frontend_port),
             "API_URL": f"http://127.0.0.1:{self.backend_port}",
             "DEPLOY_URL": f"http://127.0.0.1:{self.frontend_port}",
+            # Hot reload watches every file of the work tree: an edit elsewhere (or a screenshot
+            # a test saves) would recompile the app and reload the page mid-test.
+            "REFLEX_HOT_RELOAD_OVERRIDE_PATHS": str(empty_dir(workdir / "no-hot-reload")),
             **(extra_env or {}),
         }
-        self._lock_path = REPO_ROOT / ".tools" / "frontend.lock"
+        self._lock_path = tree / ".tools" / "frontend.lock"
         self._lock_file = None
         self._process = ManagedProcess(
             f"app-{self.frontend_port}",
@@ -88,6 +121,7 @@ class AppServer:
             ],
             log_dir=workdir,
             env=tool_env(self.env),
+            cwd=tree,
         )
 
     @property
@@ -142,15 +176,20 @@ def app_server(
 
 
 @pytest.fixture(scope="session")
-def chromium() -> Iterator[object]:
-    """Debian's Chromium driven by Playwright (sync API, kept apart from pytest-asyncio's loop)."""
+def playwright() -> Iterator[object]:
+    """Playwright's sync API (kept apart from pytest-asyncio's loop), one per session."""
     from playwright.sync_api import sync_playwright
 
-    executable = chromium_path()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def chromium(playwright) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    """Debian's Chromium driven by Playwright; its fake microphone plays a beep."""
+    browser = launch_chromium(playwright)
+    yield browser
+    browser.close()
 
 
 @pytest.fixture

@@ -69,7 +69,9 @@ class VoiceClient:
     @classmethod
     async def join(cls, api: httpx.Client, user: SignedInUser, room: str | None = None) -> VoiceClient:
         """Get a token from ``POST /api/generate-token`` and join the room it is for."""
-        response = api.post("/api/generate-token", headers=user.headers, json={"room": room} if room else None)
+        response = await asyncio.to_thread(
+            api.post, "/api/generate-token", headers=user.headers, json={"room": room} if room else None
+        )
         assert response.status_code == 200, f"token refused: {response.status_code} {response.text}"
         grant = response.json()
         client = cls(identity=grant["identity"], room_name=grant["room"])
@@ -133,18 +135,23 @@ class VoiceClient:
         """What the agent heard the user say, received after ``after``."""
         return [t for t in self.transcripts if t.speaker == self.identity and t.received_at > after]
 
+    def agent_state_since(self, since: float) -> str | None:
+        """The agent's latest ``lk.agent.state`` if it changed after ``since``."""
+        changes = [state for at, state in self.agent_states if at > since]
+        return changes[-1] if changes else None
+
     def loud_frames(self, after: float = 0.0) -> list[AgentFrame]:
         """Agent audio frames that are not silence, received after ``after``."""
         return [f for f in self.agent_frames if f.received_at > after and f.rms > SILENCE_RMS]
 
-    async def wait_for(self, what: str, check: Callable[[], object], timeout: float) -> object:
+    async def wait_for(self, what: str, check: Callable[[], object], seconds: float) -> object:
         """Poll ``check`` until it returns something truthy; fail saying ``what`` never happened."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if result := check():
                 return result
             await asyncio.sleep(0.05)
-        raise AssertionError(f"{what} did not happen within {timeout:.0f} s")
+        raise AssertionError(f"{what} did not happen within {seconds:.0f} s")
 
     # --- room events ---
 
@@ -182,7 +189,10 @@ class VoiceClient:
     def _on_track(
         self, track: rtc.Track, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
     ) -> None:
-        if track.kind == rtc.TrackKind.KIND_AUDIO and participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
+        if (
+            track.kind == rtc.TrackKind.KIND_AUDIO
+            and participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
+        ):
             self._spawn(self._listen(rtc.AudioStream(track, sample_rate=MIC_SAMPLE_RATE, num_channels=1)))
 
     async def _listen(self, stream: rtc.AudioStream) -> None:

@@ -3,10 +3,14 @@ backend's database, running the offline pipeline (no OpenAI key in its environme
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -97,3 +101,60 @@ def agent_worker(
     worker = AgentWorker(tmp_path_factory.mktemp("agent-worker"), livekit_server, backend).start()
     yield worker
     worker.stop()
+
+
+@dataclass
+class Deployment:
+    """A livekit-server and a backend of their own, for tests that start and stop workers."""
+
+    workdir: Path
+    livekit: LiveKitServer
+    backend: Backend
+
+    def worker(self, name: str, *, mode: str = "dev", extra_env: dict[str, str] | None = None) -> AgentWorker:
+        """A worker for this deployment (not started); only one should run at a time."""
+        return AgentWorker(self.workdir / name, self.livekit, self.backend, mode=mode, extra_env=extra_env)
+
+
+@pytest.fixture(scope="module")
+def isolated_deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """LiveKit and the backend with no session worker registered, so a test's own worker gets
+    every job (two workers under one agent name would share them)."""
+    workdir = tmp_path_factory.mktemp("isolated")
+    livekit = LiveKitServer(workdir).start()
+    try:
+        backend = Backend(workdir, livekit).start()
+        try:
+            yield Deployment(workdir, livekit, backend)
+        finally:
+            backend.stop()
+    finally:
+        livekit.stop()
+
+
+class _FailingCompletions(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = json.dumps({"error": {"message": "overloaded", "type": "server_error"}}).encode()
+        self.send_response(503)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def failing_llm_server() -> Iterator[str]:
+    """An OpenAI-compatible server that answers every request with 503: the cloud failing.
+
+    Yields its base URL (``http://127.0.0.1:<port>/v1``).
+    """
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FailingCompletions)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+    server.server_close()

@@ -88,7 +88,7 @@ def _message(row: TranscriptRow) -> rx.Component:
             spacing="2",
             align="center",
         ),
-        rx.text(row.text, size="3"),
+        rx.text(row.text, class_name="message-text", size="3"),
         class_name="transcript-message",
         data_role=row.role,
         list_style="none",

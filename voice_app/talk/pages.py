@@ -283,7 +283,9 @@ def _caption(line: CaptionLine) -> rx.Component:
             spacing="2",
             align="center",
         ),
-        rx.text(line.text, size="3", opacity=rx.cond(line.final | ~is_user, "1", "0.7")),
+        rx.text(
+            line.text, class_name="caption-text", size="3", opacity=rx.cond(line.final | ~is_user, "1", "0.7")
+        ),
         class_name="caption",
         data_role=line.role,
         data_source=line.source,

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from agent_worker.providers.local.espeak import EspeakVoice
 from agent_worker.settings import WorkerSettings
 
@@ -44,7 +46,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 LLM_CONTEXT_TOKENS = 1024
 """Prompt plus reply. SmolLM2 takes 8k, but a prompt the KV cache does not hold yet (another
-conversation spoke last) is read again whole, at 80-400 tokens/s here: 1k bounds that wait."""
+conversation spoke last) is read again whole, at 40-140 tokens/s on the busy 2-core machine: 1k
+bounds that wait."""
 
 INSTALL_LLAMA_CPP = (
     'CMAKE_ARGS="-DGGML_NATIVE=OFF" .venv/bin/pip install llama-cpp-python==0.3.36 '
@@ -252,8 +255,6 @@ class LocalModels:
 
     def _warm_up(self) -> None:
         # the first call of each model pays for page faults and thread start-up (seconds on the LLM)
-        import numpy as np
-
         segments, _ = self.whisper.transcribe(np.zeros(16_000, dtype=np.float32), beam_size=1)
         list(segments)
         self.llama.create_chat_completion(messages=[{"role": "user", "content": "Hi"}], max_tokens=1)

@@ -1,0 +1,280 @@
+"""The talk page in headless Chromium against the real app, livekit-server and agent worker.
+
+The browser's microphone is a WAV file: eight seconds of silence (so the agent greets first),
+then a question spoken by espeak-ng, then silence. Each step leaves a screenshot in
+``test-artifacts/talk-page/``.
+"""
+
+from __future__ import annotations
+
+import re
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect
+
+from tests.factories import DEFAULT_PASSWORD, random_email, register_user
+from tests.support.browser import (
+    ARTIFACTS_DIR,
+    AppServer,
+    fake_microphone_args,
+    isolated_tree,
+    launch_chromium,
+)
+from tests.support.livekit import LiveKitServer
+from tests.support.processes import wait_until
+from tests.support.speech import QUESTIONS, speak_to_wav, word_accuracy
+from tests.support.worker import AgentWorker
+from voice_app import routes
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SPOKEN_QUESTION = QUESTIONS[0]
+TYPED_QUESTION = QUESTIONS[3]
+SILENCE_BEFORE_SPEECH_SECONDS = 8
+PAGE_TIMEOUT_MS = 90_000  # the dev server compiles each page on its first visit
+AGENT_TIMEOUT_MS = 120_000  # the offline models answer slowly on a busy 2-core machine
+
+USER_SPOKEN = '.caption[data-role="user"][data-source="spoken"]'
+USER_TYPED = '.caption[data-role="user"][data-source="typed"]'
+
+
+@pytest.fixture(scope="module")
+def microphone_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Silence, then ``SPOKEN_QUESTION`` in espeak-ng's voice at 48 kHz, then silence."""
+    workdir = tmp_path_factory.mktemp("microphone")
+    speech = speak_to_wav(SPOKEN_QUESTION, workdir / "question.wav", sample_rate=48_000)
+    with wave.open(str(speech), "rb") as source:
+        rate, frames = source.getframerate(), source.readframes(source.getnframes())
+    path = workdir / "microphone.wav"
+    with wave.open(str(path), "wb") as target:
+        target.setnchannels(1)
+        target.setsampwidth(2)
+        target.setframerate(rate)
+        silence = b"\x00\x00" * rate
+        target.writeframes(silence * SILENCE_BEFORE_SPEECH_SECONDS + frames + silence * 30)
+    return path
+
+
+@pytest.fixture(scope="module")
+def speaking_chromium(playwright, microphone_wav: Path) -> Iterator[Browser]:  # type: ignore[no-untyped-def]
+    """Chromium whose microphone says ``SPOKEN_QUESTION``."""
+    browser = launch_chromium(playwright, fake_microphone_args(microphone_wav))
+    yield browser
+    browser.close()
+
+
+class Screenshots:
+    """Numbered screenshots of one test's steps in ``test-artifacts/talk-page/``."""
+
+    def __init__(self, test_name: str) -> None:
+        self._prefix = ARTIFACTS_DIR / "talk-page" / test_name
+        self._prefix.parent.mkdir(parents=True, exist_ok=True)
+        self._count = 0
+
+    def take(self, page: Page, step: str) -> None:
+        self._count += 1
+        page.screenshot(path=f"{self._prefix}-{self._count:02d}-{step}.png", full_page=True)
+
+
+@pytest.fixture
+def shots(request: pytest.FixtureRequest) -> Screenshots:
+    return Screenshots(request.node.name)
+
+
+def _new_page(browser: Browser) -> Page:
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 860}, permissions=["microphone", "camera"]
+    )
+    page = context.new_page()
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
+    return page
+
+
+@pytest.fixture
+def page(speaking_chromium: Browser, shots: Screenshots) -> Iterator[Page]:
+    page = _new_page(speaking_chromium)
+    yield page
+    shots.take(page, "final")
+    page.context.close()
+
+
+def at(path: str) -> re.Pattern[str]:
+    return re.compile(rf"^https?://[^/]+{re.escape(path)}$")
+
+
+def sign_in(page: Page, app: AppServer, email: str, *, next_path: str = routes.TALK) -> None:
+    page.goto(f"{app.frontend_url}{routes.LOGIN}?next={next_path}")
+    page.locator("#email").fill(email)
+    page.locator("#password").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(at(next_path))
+
+
+def registered_user(app: AppServer, display_name: str) -> str:
+    """A new account, made through the app's API; returns its email."""
+    with httpx.Client(base_url=app.backend_url, timeout=30) as api:
+        return register_user(api, display_name=display_name)["email"]
+
+
+def wait_for_idle_worker(worker: AgentWorker) -> None:
+    """The worker has no conversation and has finished warming its next job process.
+
+    While it loads the offline models for a new process its load is near 1, and LiveKit sends
+    new rooms to no worker at all; a user would then see "the agent did not join".
+    """
+    url = f"http://127.0.0.1:{worker.env['WORKER_HTTP_PORT']}/worker"
+
+    def idle() -> bool:
+        info = httpx.get(url, timeout=2).json()
+        return int(info.get("active_jobs", 0)) == 0 and float(info.get("worker_load", 0.0)) < 0.5
+
+    wait_until(idle, timeout=180, what="the agent worker being idle")
+
+
+def caption_text(caption: Locator) -> str:
+    return caption.locator(".caption-text").inner_text()
+
+
+def agent_reply_after(page: Page, user_caption_selector: str) -> Locator:
+    """The first agent caption that comes after the user's caption."""
+    return page.locator(f'{user_caption_selector} ~ .caption[data-role="agent"] .caption-text').first
+
+
+def start_conversation(page: Page, worker: AgentWorker) -> Locator:
+    """Press Start (from the keyboard) once the worker can take the conversation; returns the status."""
+    start = page.get_by_role("button", name="Start conversation")
+    expect(start).to_be_enabled()
+    wait_for_idle_worker(worker)
+    start.focus()
+    page.keyboard.press("Enter")
+    return page.locator("#talk-status")
+
+
+def test_a_new_user_talks_with_the_agent_and_finds_the_conversation_in_history(
+    page: Page, app_server: AppServer, agent_worker: AgentWorker, shots: Screenshots
+) -> None:
+    email = random_email()
+    page.goto(app_server.frontend_url + routes.SIGNUP)
+    page.locator("#display_name").fill("Ada")
+    page.locator("#email").fill(email)
+    page.locator("#password").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    page.wait_for_url(lambda address: routes.SIGNUP not in address)
+    page.goto(app_server.frontend_url + routes.LOGOUT)
+    expect(page.get_by_text("You are signed out")).to_be_visible()
+
+    sign_in(page, app_server, email)
+    shots.take(page, "signed-in")
+    status = start_conversation(page, agent_worker)
+
+    expect(status).to_have_text("Listening", timeout=AGENT_TIMEOUT_MS)
+    greeting = page.locator('.caption[data-role="agent"] .caption-text').first
+    expect(greeting).to_contain_text("Hello Ada!", timeout=AGENT_TIMEOUT_MS)
+    shots.take(page, "greeted")
+
+    spoken = page.locator(f'{USER_SPOKEN}[data-final="true"]').first
+    expect(spoken).to_be_visible(timeout=AGENT_TIMEOUT_MS)
+    heard = caption_text(spoken)
+    assert word_accuracy(SPOKEN_QUESTION, heard) >= 0.75, f"caption was {heard!r}"
+    reply = agent_reply_after(page, USER_SPOKEN)
+    expect(reply).not_to_be_empty(timeout=AGENT_TIMEOUT_MS)
+    expect(status).to_have_text("Listening", timeout=AGENT_TIMEOUT_MS)
+    reply_text = reply.inner_text()
+    shots.take(page, "agent-replied")
+
+    page.get_by_role("button", name="End", exact=True).click()
+    expect(status).to_have_text("Disconnected")
+    expect(page.get_by_role("button", name="Start conversation")).to_be_visible()
+    shots.take(page, "ended")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.emulate_media(color_scheme="dark")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), "page scrolls sideways"
+    shots.take(page, "phone-dark")
+    page.set_viewport_size({"width": 1280, "height": 860})
+    page.emulate_media(color_scheme="light")
+
+    page.reload()
+    expect(page.get_by_role("button", name="Start conversation")).to_be_visible()
+    page.get_by_role("link", name="History", exact=True).click()
+    page.wait_for_url(at(routes.HISTORY))
+    conversation = page.locator("li.conversation").first
+    expect(conversation).to_contain_text(heard[:40])
+    shots.take(page, "history")
+
+    conversation.get_by_role("link").click()
+    transcript = page.locator("#transcript")
+    expect(transcript.locator('[data-role="agent"] .message-text').first).to_have_text(greeting.inner_text())
+    expect(transcript).to_contain_text(heard)
+    expect(transcript).to_contain_text(reply_text)
+    shots.take(page, "history-transcript")
+
+
+def test_a_typed_message_gets_an_agent_reply_in_the_transcript(
+    page: Page, app_server: AppServer, agent_worker: AgentWorker, shots: Screenshots
+) -> None:
+    sign_in(page, app_server, registered_user(app_server, "Grace"))
+    status = start_conversation(page, agent_worker)
+
+    microphone = page.get_by_role("button", name="Microphone")
+    expect(microphone).to_have_attribute("aria-pressed", "true", timeout=AGENT_TIMEOUT_MS)
+    microphone.click()  # muted: the fake microphone's question must not be heard in this test
+    expect(microphone).to_have_attribute("aria-pressed", "false")
+    expect(page.locator('.caption[data-role="agent"]').first).to_contain_text(
+        "Grace", timeout=AGENT_TIMEOUT_MS
+    )
+    expect(status).to_have_text("Listening", timeout=AGENT_TIMEOUT_MS)
+
+    message = page.get_by_label("Message to the agent")
+    message.fill(TYPED_QUESTION)
+    message.press("Enter")
+    expect(page.locator(f"{USER_TYPED} .caption-text")).to_have_text(TYPED_QUESTION)
+    expect(message).to_have_value("")
+    expect(agent_reply_after(page, USER_TYPED)).not_to_be_empty(timeout=AGENT_TIMEOUT_MS)
+    expect(page.locator(USER_SPOKEN)).to_have_count(0)
+
+    page.locator("#latency-details summary").click()
+    expect(page.locator("#latency-details tbody")).to_contain_text("typed", timeout=AGENT_TIMEOUT_MS)
+    shots.take(page, "typed-reply")
+
+    page.get_by_role("button", name="End", exact=True).click()
+    expect(status).to_have_text("Disconnected")
+
+
+def test_without_an_agent_or_livekit_the_page_says_what_happened_and_offers_a_retry(
+    tmp_path: Path,
+    own_livekit_server: LiveKitServer,
+    database_url: str,
+    chromium: Browser,
+    shots: Screenshots,
+) -> None:
+    # A second app of its own (the session's app stays on the shared livekit-server), on a
+    # livekit-server that no agent worker serves and that this test then stops.
+    app = AppServer(tmp_path, own_livekit_server, database_url=database_url, tree=isolated_tree(tmp_path))
+    app.start()
+    page = _new_page(chromium)
+    try:
+        sign_in(page, app, registered_user(app, "Linus"))
+        page.get_by_role("button", name="Start conversation").click()
+        status = page.locator("#talk-status")
+        expect(status).to_have_text("Waiting for the agent…")
+        problem = page.locator("#talk-problem")
+        expect(problem).to_contain_text("The agent did not join", timeout=60_000)
+        expect(problem).to_have_attribute("role", "alert")
+        expect(status).to_have_text("Disconnected")
+        shots.take(page, "agent-did-not-join")
+
+        own_livekit_server.stop()
+        problem.get_by_role("button", name="Try again").click()
+        expect(problem).to_contain_text("The voice server is unreachable")
+        expect(page.get_by_role("heading", name="Talk to the agent")).to_be_visible()
+        expect(page.get_by_role("button", name="Start conversation")).to_be_enabled()
+        shots.take(page, "livekit-unreachable")
+    finally:
+        shots.take(page, "final")
+        page.context.close()
+        app.stop()
