@@ -38,7 +38,7 @@ need_debian_packages() {
 # 1. System programs the app itself runs: espeak-ng speaks for the offline pipeline.
 need_debian_packages espeak-ng:espeak-ng
 if [ "$MODE" = "test" ]; then
-  need_debian_packages chromium:chromium sox:sox redis-server:redis-server
+  need_debian_packages chromium:chromium sox:sox redis-server:redis-server caddy:caddy docker-compose:docker-compose
   if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
     need_debian_packages postgres-not-installed:postgresql
   fi
