@@ -131,8 +131,8 @@ class Conversation:
         self._session.on("conversation_item_added", self._on_item_added)
         self._session.on("error", self._on_error)
         self._session.on("close", self._on_close)
-        for stage, adapter in self._pipeline.fallbacks.items():
-            adapter.on(f"{stage}_availability_changed", self._availability_handler(stage))
+        for stage, fallback in self._pipeline.fallbacks.items():
+            fallback.adapter.on(f"{stage}_availability_changed", self._availability_handler(stage))
         self._ctx.add_shutdown_callback(self._on_shutdown)
 
     def _on_item_added(self, event: ConversationItemAddedEvent) -> None:

@@ -1,6 +1,7 @@
 """`POST /api/generate-token` throughput and latency at concurrency 64, next to a bare baseline.
 
-One run on loopback measures, one after the other:
+One run on loopback measures, alternating between them in short rounds so that both see the
+same share of whatever else the machine is doing:
 
 - **backend**: the real backend as deployed (`reflex run --env prod --backend-only`, one
   Granian worker, migrated SQLite, a real livekit-server), a signed-in user asking for a token
@@ -10,9 +11,11 @@ One run on loopback measures, one after the other:
 
 The load generator is a minimal keep-alive HTTP/1.1 client on asyncio (64 connections, each
 sending its next request when the last answer arrived) in this process. Every answer must be a
-200. Writes bench/results/token_throughput.json and prints a markdown table.
+200. The server's CPU time per request (from /proc) is reported too: it barely moves when other
+programs compete for the cores, so it separates "slow code" from "busy machine". Writes
+bench/results/token_throughput.json and prints a markdown table.
 
-    .venv/bin/python bench/token_throughput.py [--seconds 10]
+    .venv/bin/python bench/token_throughput.py [--seconds 12] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -46,8 +49,9 @@ from voice_app.rooms.tokens import issue_participant_token
 from voice_app.settings import get_settings
 
 RESULTS = REPO_ROOT / "bench" / "results" / "token_throughput.json"
+PATH = "/api/generate-token"
 CONCURRENCY = 64
-WARMUP_SECONDS = 3.0
+WARMUP_SECONDS = 2.0
 TARGET_REQUESTS_PER_SECOND = 1000
 TARGET_P99_MS = 50
 TARGET_SHARE_OF_BASELINE = 0.5
@@ -78,7 +82,7 @@ async def _baseline_token(request: Request) -> JSONResponse:
     )
 
 
-baseline_app = Starlette(routes=[Route("/api/generate-token", _baseline_token, methods=["POST"])])
+baseline_app = Starlette(routes=[Route(PATH, _baseline_token, methods=["POST"])])
 
 
 # --- the load generator ----------------------------------------------------------------------
@@ -155,29 +159,44 @@ async def _load(port: int, request: bytes, seconds: float, process_group: int) -
     return run, cpu_stop - cpu_start
 
 
-def measure(
-    port: int, path: str, body: dict, headers: dict[str, str], seconds: float, process_group: int
-) -> dict:
-    """Drive ``path`` with CONCURRENCY keep-alive connections; return requests/s and latencies.
+@dataclass
+class Target:
+    """One server under test and everything measured on it so far."""
 
-    Also returns the server's CPU time per request: unlike throughput, it hardly changes when other
-    programs compete for the cores, so it tells whether a slow run was the code or the machine.
-    """
-    request = _request_bytes(port, path, json.dumps(body).encode(), headers)
-    run, server_cpu = asyncio.run(_load(port, request, seconds, process_group))
-    elapsed = seconds
-    ordered = sorted(run.latencies)
-    ok = run.statuses.get(200, 0)
-    if ok != len(ordered) or run.errors:
-        raise RuntimeError(f"not every answer was a 200: {run.statuses}, {run.errors} connection errors")
-    return {
-        "requests": len(ordered),
-        "requests_per_second": round(len(ordered) / elapsed, 1),
-        "p50_ms": round(statistics.median(ordered) * 1000, 2),
-        "p99_ms": round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 2),
-        "max_ms": round(ordered[-1] * 1000, 2),
-        "server_cpu_ms_per_request": round(server_cpu / len(ordered) * 1000, 3),
-    }
+    port: int
+    request: bytes
+    process_group: int
+    run: Run = field(default_factory=Run)
+    seconds: float = 0.0
+    server_cpu_seconds: float = 0.0
+
+    def drive(self, seconds: float) -> None:
+        """Load the server for ``seconds`` (after a warm-up) and add what was seen."""
+        run, cpu = asyncio.run(_load(self.port, self.request, seconds, self.process_group))
+        self.run.latencies += run.latencies
+        for status, count in run.statuses.items():
+            self.run.statuses[status] = self.run.statuses.get(status, 0) + count
+        self.run.errors += run.errors
+        self.seconds += seconds
+        self.server_cpu_seconds += cpu
+
+    def summary(self) -> dict:
+        """Requests/s, latency percentiles and the server's CPU time per request.
+
+        CPU time per request hardly changes when other programs compete for the cores, unlike
+        throughput, so it tells whether a slow run was the code or the machine.
+        """
+        ordered = sorted(self.run.latencies)
+        if self.run.statuses.get(200, 0) != len(ordered) or self.run.errors:
+            raise RuntimeError(f"not every answer was a 200: {self.run.statuses}, {self.run.errors} errors")
+        return {
+            "requests": len(ordered),
+            "requests_per_second": round(len(ordered) / self.seconds, 1),
+            "p50_ms": round(statistics.median(ordered) * 1000, 2),
+            "p99_ms": round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 2),
+            "max_ms": round(ordered[-1] * 1000, 2),
+            "server_cpu_ms_per_request": round(self.server_cpu_seconds / len(ordered) * 1000, 3),
+        }
 
 
 # --- the two servers -------------------------------------------------------------------------
@@ -200,7 +219,7 @@ def _pid(process: ManagedProcess) -> int:
     return process.process.pid  # the leader of its own process group (start_new_session)
 
 
-def run_benchmark(seconds: float) -> dict:
+def run_benchmark(seconds: float, rounds: int) -> dict:
     """Start livekit-server, the backend and the baseline; measure both; stop everything."""
     load_before = os.getloadavg()[0]
     workdir = Path(tempfile.mkdtemp(prefix="token-bench-"))
@@ -242,11 +261,16 @@ def run_benchmark(seconds: float) -> dict:
             user = sign_in(client, display_name="Bench")
             room = client.post("/api/generate-token", json={}, headers=user.headers).json()["room"]
 
-        body = {"room": room}
-        backend_result = measure(
-            backend_port, "/api/generate-token", body, user.headers, seconds, _pid(backend)
+        body = json.dumps({"room": room}).encode()
+        backend_target = Target(
+            backend_port, _request_bytes(backend_port, PATH, body, user.headers), _pid(backend)
         )
-        baseline_result = measure(baseline_port, "/api/generate-token", body, {}, seconds, _pid(baseline))
+        baseline_target = Target(baseline_port, _request_bytes(baseline_port, PATH, body, {}), _pid(baseline))
+        # Alternate in short rounds, so both servers see the same share of whatever else runs.
+        for _ in range(rounds):
+            for target in (backend_target, baseline_target):
+                target.drive(seconds / rounds)
+        backend_result, baseline_result = backend_target.summary(), baseline_target.summary()
     finally:
         for process in reversed(processes):
             process.stop()
@@ -259,6 +283,7 @@ def run_benchmark(seconds: float) -> dict:
         "load_average_before": round(load_before, 2),
         "concurrency": CONCURRENCY,
         "seconds": seconds,
+        "rounds": rounds,
         "backend": {"server": "reflex --env prod --backend-only (Granian, 1 worker)", **backend_result},
         "baseline": {"server": "Starlette + uvicorn (1 worker, h11, asyncio loop)", **baseline_result},
         "share_of_baseline": round(share, 2),
@@ -278,9 +303,10 @@ def run_benchmark(seconds: float) -> dict:
 def main() -> None:
     """Measure, save, and print a markdown table."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per server")
+    parser.add_argument("--seconds", type=float, default=12.0, help="measured seconds per server")
+    parser.add_argument("--rounds", type=int, default=3, help="alternations between the two servers")
     args = parser.parse_args()
-    result = run_benchmark(args.seconds)
+    result = run_benchmark(args.seconds, args.rounds)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(

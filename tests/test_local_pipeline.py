@@ -19,7 +19,7 @@ from livekit.agents import Agent, AgentSession, llm, stt, tts
 from livekit.plugins import silero
 
 from agent_worker.providers.local import LocalLLM, LocalModels, LocalModelsUnavailable, LocalSTT, LocalTTS
-from agent_worker.providers.local.llm import chat_messages
+from agent_worker.providers.local.llm import chat_messages, fit_to_context
 from agent_worker.providers.local.models import WHISPER_TINY_EN
 from agent_worker.settings import WorkerSettings
 from tests.support.speech import QUESTIONS, espeak_executable, resample, rms, spoken_frame, word_accuracy
@@ -94,17 +94,46 @@ async def test_the_llm_streams_an_answer_to_a_short_question(local_models: Local
     assert usage.prompt_tokens > 0
 
 
-def test_the_llm_sees_instructions_first_and_the_turns_in_order() -> None:
+def test_the_llm_sees_the_instructions_first_and_the_turns_in_order() -> None:
     chat_ctx = conversation(("user", "Hi, I am Ada."), ("assistant", "Hello Ada!"), ("user", "Who am I?"))
-    chat_ctx.add_message(role="system", content="Answer with the user's name.")
     chat_ctx.insert(llm.FunctionCall(call_id="1", name="lookup", arguments="{}"))
+    chat_ctx.add_message(role="system", content="Answer with the user's name.")
 
     assert chat_messages(chat_ctx) == [
-        {"role": "system", "content": f"{INSTRUCTIONS}\n\nAnswer with the user's name."},
+        {"role": "system", "content": INSTRUCTIONS},
         {"role": "user", "content": "Hi, I am Ada."},
         {"role": "assistant", "content": "Hello Ada!"},
         {"role": "user", "content": "Who am I?"},
+        {"role": "system", "content": "Answer with the user's name."},
     ]
+
+
+def test_greeting_instructions_join_the_agents_instructions() -> None:
+    chat_ctx = conversation()
+    chat_ctx.add_message(role="system", content="Greet the user, Ada, by name.")
+
+    assert chat_messages(chat_ctx) == [
+        {"role": "system", "content": f"{INSTRUCTIONS}\n\nGreet the user, Ada, by name."}
+    ]
+
+
+def test_a_growing_conversation_keeps_the_beginning_of_its_prompt(local_models: LocalModels) -> None:
+    turn = "Tell me more about the history of the old lighthouse on the hill, please. " * 2
+    messages = chat_messages(
+        conversation(*[("user" if i % 2 == 0 else "assistant", turn) for i in range(40)])
+    )
+
+    dropped_turns = []
+    for _ in range(4):
+        messages += [{"role": "assistant", "content": "It is old."}, {"role": "user", "content": "Go on."}]
+        kept, prompt_tokens = fit_to_context(local_models, messages)
+        assert kept[0] == messages[0], "the instructions were dropped"
+        assert kept[-1] == messages[-1], "the latest message was dropped"
+        assert prompt_tokens + local_models.llm_max_tokens <= local_models.llama.n_ctx()
+        dropped_turns.append(len(messages) - len(kept))
+
+    # llama.cpp reads a prompt again from its first change: the cut must not move every turn
+    assert len(set(dropped_turns)) <= 2, dropped_turns
 
 
 async def test_a_conversation_longer_than_the_context_still_gets_an_answer(local_models: LocalModels) -> None:
@@ -144,9 +173,9 @@ async def test_an_interrupted_reply_frees_the_model_at_once(
     local_models: LocalModels, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(local_models, "llm_max_tokens", 900)
-    stream = LocalLLM(local_models).chat(
-        chat_ctx=conversation(("user", "Tell me a very long story about a dragon, with many details."))
-    )
+    chat_ctx = llm.ChatContext.empty()
+    chat_ctx.add_message(role="user", content="Write a 2000 word essay about the history of Rome.")
+    stream = LocalLLM(local_models).chat(chat_ctx=chat_ctx)
     async with stream:
         async for chunk in stream:
             if chunk.delta and chunk.delta.content:

@@ -43,6 +43,11 @@ def _find_room(session: Session, name: str) -> Room | None:
     return session.exec(select(Room).where(Room.name == name)).first()
 
 
+def _find_owner(session: Session, name: str) -> int | None:
+    """The owner's id of room ``name``, or None when nobody has it (one indexed column read)."""
+    return session.exec(select(Room.owner_id).where(Room.name == name)).first()
+
+
 def _claim_room(session: Session, *, user: User, name: str) -> tuple[Room, bool]:
     """Record ``name`` as owned by ``user`` unless it is recorded already; `RoomNotOwned` if not theirs."""
     room = _find_room(session, name)
@@ -131,9 +136,10 @@ async def issue_token_for_room(
         LiveKitUnavailable: the room had to be created and LiveKit did not answer in time.
 
     """
-    room = _find_room(session, validate_room_name(room_name)) if room_name is not None else None
-    if room is None:
+    owner_id = _find_owner(session, validate_room_name(room_name)) if room_name is not None else None
+    if owner_id is None:
         room, _created = await ensure_room(session=session, user=user, name=room_name, settings=settings)
-    elif room.owner_id != user.id:
-        raise RoomNotOwned(room.name)
-    return issue_participant_token(user=user, room_name=room.name, settings=settings)
+        room_name = room.name
+    elif owner_id != user.id:
+        raise RoomNotOwned(room_name)
+    return issue_participant_token(user=user, room_name=room_name, settings=settings)

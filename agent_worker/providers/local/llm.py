@@ -30,10 +30,11 @@ Message = dict[str, str]
 def chat_messages(chat_ctx: llm.ChatContext) -> list[Message]:
     """The agent's chat context as plain chat messages: one system message first, then the turns.
 
-    The agent's instructions and any per-reply instructions (``generate_reply(instructions=...)``
-    adds them as a trailing system message) are joined into that first system message: a 135M
-    model follows instructions there and drifts when they come later. Tool calls, tool outputs
-    and empty messages are left out.
+    Instructions that come before the first turn (the agent's, and the per-reply instructions of a
+    greeting) are joined into that first system message: a 135M model follows them there and
+    drifts when they come later. Later instructions stay where they are, so the start of the
+    prompt stays the same from turn to turn and llama.cpp reuses what it already read. Tool
+    calls, tool outputs and empty messages are left out.
     """
     instructions: list[str] = []
     turns: list[Message] = []
@@ -41,18 +42,23 @@ def chat_messages(chat_ctx: llm.ChatContext) -> list[Message]:
         text = (message.text_content or "").strip()
         if not text:
             continue
-        if message.role in ("system", "developer"):
+        if message.role in ("system", "developer") and not turns:
             instructions.append(text)
         else:
-            turns.append({"role": message.role, "content": text})
+            role = "system" if message.role == "developer" else message.role
+            turns.append({"role": role, "content": text})
     system = [{"role": "system", "content": "\n\n".join(instructions)}] if instructions else []
     return system + turns
 
 
 def fit_to_context(models: LocalModels, messages: list[Message]) -> tuple[list[Message], int]:
-    """Drop the oldest turns until the prompt leaves room for a whole reply; also return its size.
+    """Drop old turns so the prompt leaves room for a whole reply; also return the prompt's size.
 
-    The system message and the latest turn are always kept.
+    Turns are dropped in blocks of about half the room, cut where the turns' sizes counted from
+    the start of the conversation pass a multiple of that half. As the conversation grows, the
+    cut stays put until the room is full again, so the prompt keeps the same beginning turn after
+    turn and llama.cpp does not read it again (dropping one turn per reply would make it read the
+    whole prompt every time). The leading system message and the latest message are always kept.
     """
     llama = models.llama
     budget = llama.n_ctx() - models.llm_max_tokens
@@ -61,10 +67,14 @@ def fit_to_context(models: LocalModels, messages: list[Message]) -> tuple[list[M
         for message in messages
     ]
     first_turn = 1 if messages and messages[0]["role"] == "system" else 0
-    kept = list(messages)
-    while sum(sizes) > budget and len(kept) - first_turn > 1:
-        del kept[first_turn], sizes[first_turn]
-    return kept, sum(sizes)
+    block = budget // 2
+    total, dropped, cut, blocks = sum(sizes), 0, first_turn, 0
+    while total - dropped > budget and cut < len(messages) - 1:
+        blocks += 1
+        while dropped < blocks * block and cut < len(messages) - 1:
+            dropped += sizes[cut]
+            cut += 1
+    return messages[:first_turn] + messages[cut:], total - dropped
 
 
 def generate_reply(

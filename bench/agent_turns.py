@@ -1,0 +1,300 @@
+"""Conversation turns with the agent worker on the offline pipeline, measured from the user's side.
+
+Starts a livekit-server, the backend (for sign-in and tokens) and the worker
+(`python -m agent_worker start`, offline pipeline) on free ports, then joins as users with the
+LiveKit Python SDK, speaking espeak-ng questions into the microphone track as a browser would.
+
+1. **Latency** (one conversation, ``--turns`` questions): from the end of the user's speech (the
+   last sample of the question played out of the client's microphone source) to the first
+   non-silent audio frame of the agent's answer received by the client, p50/p95. The worker's own
+   report for each turn (the ``voice-app.latency`` data message) splits it into stages: end of
+   speech -> turn decision, -> final transcript (STT), LLM time to first token, TTS time to first
+   audio, and end of speech -> agent speaking as the worker sees it.
+2. **Capacity**: conversations are added one at a time, each user asking a question as soon as
+   the agent finished answering the last one (a busy, unbroken conversation). For each count
+   the worker's load is measured over ``--window`` seconds as the CPU time its process tree
+   (main process and job processes, from /proc via psutil) used per second of wall time per
+   CPU: the same number the worker reports to LiveKit (see agent_worker/load.py). The machine's
+   1-minute load average per CPU is printed next to it but is not used: the machine is shared.
+   Capacity is the largest count whose worker load stays at or below 0.7.
+
+Writes bench/results/agent_turns.json and prints markdown tables.
+
+    .venv/bin/python bench/agent_turns.py [--turns 20] [--max-conversations 6] [--window 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.factories import sign_in
+from tests.support.backend import Backend
+from tests.support.livekit import LiveKitServer
+from tests.support.processes import REPO_ROOT
+from tests.support.speech import QUESTIONS, spoken_frame
+from tests.support.voice_client import VoiceClient
+from tests.support.worker import AgentWorker
+
+RESULTS = REPO_ROOT / "bench" / "results" / "agent_turns.json"
+STAGES = ("end_of_turn_ms", "stt_ms", "llm_ttft_ms", "tts_ttfb_ms", "e2e_ms")
+LOAD_LIMIT = 0.7
+REPLY_SECONDS = 60
+
+
+@dataclass
+class Turn:
+    """One question and the first sound of its answer."""
+
+    client_e2e_ms: float
+    stages: dict[str, int | None]
+
+
+@dataclass
+class Talker:
+    """A simulated user in a busy conversation: asks again as soon as the agent is done."""
+
+    client: VoiceClient
+    questions: list
+    turns: list[Turn] = field(default_factory=list)
+    task: asyncio.Task | None = None
+
+    async def ask(self, index: int) -> Turn:
+        """Ask one question and wait until the agent finished answering it."""
+        client = self.client
+        await client.wait_for("the agent listening", lambda: client.agent_states[-1][1] == "listening", 60)
+        reports_before = len(client.latency_reports)
+        ended = await client.speak(self.questions[index % len(self.questions)])
+        first = await client.wait_for(
+            "the answer's first sound", lambda: client.loud_frames(after=ended), REPLY_SECONDS
+        )
+        await client.wait_for(
+            "the turn's latency report", lambda: len(client.latency_reports) > reports_before, REPLY_SECONDS
+        )
+        report = client.latency_reports[-1]
+        turn = Turn((first[0].received_at - ended) * 1000, {stage: report.get(stage) for stage in STAGES})
+        self.turns.append(turn)
+        return turn
+
+    async def keep_talking(self) -> None:
+        """Ask questions back to back until cancelled."""
+        index = 0
+        while True:
+            with contextlib.suppress(AssertionError):  # an unheard question: ask the next one
+                await self.ask(index)
+            index += 1
+            await asyncio.sleep(0.5)
+
+
+class TreeCpu:
+    """CPU seconds used by a process and its descendants, robust to children coming and going."""
+
+    def __init__(self, pid: int) -> None:
+        self._root = psutil.Process(pid)
+        self._seen: dict[int, float] = {}
+        self.used()
+
+    def used(self) -> float:
+        """CPU seconds used since the last call."""
+        current = {}
+        for process in [self._root, *self._root.children(recursive=True)]:
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                continue
+            current[process.pid] = times.user + times.system
+        used = sum(seconds - self._seen.get(pid, 0.0) for pid, seconds in current.items())
+        self._seen = current
+        return max(used, 0.0)
+
+    def memory_mb(self) -> float:
+        """Resident memory of the whole tree."""
+        total = 0
+        for process in [self._root, *self._root.children(recursive=True)]:
+            try:
+                total += process.memory_info().rss
+            except psutil.Error:
+                continue
+        return total / 2**20
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The ``q`` quantile (0-1) by linear interpolation; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def summary(values: list[float]) -> dict[str, float | None]:
+    """p50, p95 and max, rounded to milliseconds."""
+    pick = {"p50": percentile(values, 0.5), "p95": percentile(values, 0.95), "max": max(values, default=None)}
+    return {key: None if value is None else round(value) for key, value in pick.items()}
+
+
+async def join(api: httpx.Client, name: str) -> VoiceClient:
+    """A new user joins their room and waits for the greeting to end."""
+    user = await asyncio.to_thread(sign_in, api, display_name=name)
+    client = await VoiceClient.join(api, user)
+    await client.wait_for("the greeting", lambda: client.agent_transcripts(), 60)
+    await client.wait_for("the agent listening", lambda: client.agent_states[-1][1] == "listening", 60)
+    return client
+
+
+async def measure_latency(api: httpx.Client, questions: list, turns: int) -> dict:
+    """One conversation, ``turns`` questions one after another."""
+    talker = Talker(await join(api, "Latency"), questions)
+    try:
+        for index in range(turns):
+            turn = await talker.ask(index)
+            print(f"  turn {index + 1:2d}: {turn.client_e2e_ms:6.0f} ms  {turn.stages}", flush=True)
+    finally:
+        await talker.client.close()
+    result = {
+        "turns": len(talker.turns),
+        "client_end_of_speech_to_first_audio_ms": summary([t.client_e2e_ms for t in talker.turns]),
+    }
+    for stage in STAGES:
+        result[stage] = summary([t.stages[stage] for t in talker.turns if t.stages[stage] is not None])
+    return result
+
+
+async def measure_capacity(
+    api: httpx.Client, worker: AgentWorker, questions: list, maximum: int, window: float
+) -> list[dict]:
+    """Add busy conversations one by one; the worker's CPU share for each count."""
+    cpu = TreeCpu(worker.pid)
+    cpus = psutil.cpu_count() or 1
+    talkers: list[Talker] = []
+    rows = []
+    try:
+        for count in range(1, maximum + 1):
+            talker = Talker(await join(api, f"Load {count}"), questions)
+            talker.task = asyncio.create_task(talker.keep_talking())
+            talkers.append(talker)
+            await asyncio.sleep(5)  # let the new conversation settle into its rhythm
+            turns_before = sum(len(t.turns) for t in talkers)
+            cpu.used()
+            started = time.monotonic()
+            await asyncio.sleep(window)
+            load = cpu.used() / ((time.monotonic() - started) * cpus)
+            latencies = [turn.client_e2e_ms for t in talkers for turn in t.turns[-3:]]
+            row = {
+                "conversations": count,
+                "worker_load": round(load, 3),
+                "machine_load_per_cpu": round(os.getloadavg()[0] / cpus, 2),
+                "turns_in_window": sum(len(t.turns) for t in talkers) - turns_before,
+                "recent_client_e2e_ms_p50": summary(latencies)["p50"],
+                "worker_memory_mb": round(cpu.memory_mb()),
+            }
+            rows.append(row)
+            print(f"  {row}", flush=True)
+            if load > LOAD_LIMIT:
+                break
+    finally:
+        for talker in talkers:
+            if talker.task:
+                talker.task.cancel()
+        await asyncio.gather(*(t.task for t in talkers if t.task), return_exceptions=True)
+        await asyncio.gather(*(t.client.close() for t in talkers), return_exceptions=True)
+    return rows
+
+
+async def run(args: argparse.Namespace) -> dict:
+    """Start everything, measure, stop everything."""
+    workdir = Path(tempfile.mkdtemp(prefix="bench-agent-turns-"))
+    questions = [spoken_frame(text, workdir) for text in QUESTIONS]
+    livekit = LiveKitServer(workdir).start()
+    backend = worker = None
+    try:
+        backend = Backend(workdir, livekit).start()
+        worker = AgentWorker(
+            workdir, livekit, backend, mode="start", extra_env={"WORKER_LOAD_THRESHOLD": "2"}
+        ).start()
+        with httpx.Client(base_url=backend.base_url, timeout=30) as api:
+            print("latency:", flush=True)
+            latency = await measure_latency(api, questions, args.turns)
+            print("capacity:", flush=True)
+            capacity = await measure_capacity(api, worker, questions, args.max_conversations, args.window)
+    finally:
+        for process in (worker, backend, livekit):
+            if process is not None:
+                process.stop()
+    held = [row["conversations"] for row in capacity if row["worker_load"] <= LOAD_LIMIT]
+    return {
+        "machine": {
+            "cpus": psutil.cpu_count(),
+            "processor": platform.machine(),
+            "python": platform.python_version(),
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        },
+        "pipeline": "local (whisper tiny.en, SmolLM2-135M-Instruct Q4_1, espeak-ng)",
+        "latency": latency,
+        "capacity": {
+            "load_limit": LOAD_LIMIT,
+            "window_seconds": args.window,
+            "rows": capacity,
+            "conversations_held": max(held, default=0),
+        },
+    }
+
+
+def print_tables(result: dict) -> None:
+    """Markdown tables for the README."""
+    latency = result["latency"]
+    print(f"\nLatency over {latency['turns']} spoken turns (ms):\n")
+    print("| stage | p50 | p95 |\n|---|---|---|")
+    names = {
+        "client_end_of_speech_to_first_audio_ms": "end of speech -> first agent audio at the client",
+        "end_of_turn_ms": "end of speech -> turn decision (worker)",
+        "stt_ms": "end of speech -> final transcript (STT)",
+        "llm_ttft_ms": "LLM time to first token",
+        "tts_ttfb_ms": "TTS time to first audio",
+        "e2e_ms": "end of speech -> agent speaking (worker)",
+    }
+    for key, name in names.items():
+        print(f"| {name} | {latency[key]['p50']} | {latency[key]['p95']} |")
+    print("\nConversations on one worker (busy users, back-to-back questions):\n")
+    print(
+        "| conversations | worker load | machine load/CPU | turns in window | recent e2e p50 ms | memory MB |"
+    )
+    print("|---|---|---|---|---|---|")
+    for row in result["capacity"]["rows"]:
+        print(
+            f"| {row['conversations']} | {row['worker_load']} | {row['machine_load_per_cpu']} | "
+            f"{row['turns_in_window']} | {row['recent_client_e2e_ms_p50']} | {row['worker_memory_mb']} |"
+        )
+    print(f"\nHeld at load <= {LOAD_LIMIT}: {result['capacity']['conversations_held']} conversations")
+
+
+def main() -> None:
+    """Parse arguments, run, write and print the results."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--turns", type=int, default=20)
+    parser.add_argument("--max-conversations", type=int, default=6)
+    parser.add_argument("--window", type=float, default=40.0)
+    result = asyncio.run(run(parser.parse_args()))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print_tables(result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,303 @@
+"""The talk page as a user meets it, on loopback, against a production build of the app.
+
+- **JavaScript shipped** (gzip): every script the browser loads to show the talk page to a
+  signed-in user, then what pressing Start adds (the LiveKit code is loaded on demand). Sizes
+  are those of the build's precompressed ``.gz`` files.
+- **Time to interactive**: from navigation start until **Start conversation** is enabled (page
+  hydrated, event socket open, sign-in checked), each load with a cold browser cache.
+- **Start to the agent's first word**: from the click on Start until the first words of the
+  agent's greeting are on screen, with the offline pipeline and a warm worker.
+
+The app is built and served by ``reflex run --env prod`` in an isolated copy of the work tree
+(``tests.support.browser.isolated_tree``), so the repository's ``.web`` is left alone. Writes
+bench/results/talk_page.json and prints a markdown table.
+
+    .venv/bin/python bench/talk_page.py [--loads 10] [--conversations 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from urllib.parse import urlparse
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.factories import sign_in
+from tests.support.backend import new_database
+from tests.support.browser import isolated_tree, launch_chromium
+from tests.support.livekit import LiveKitServer
+from tests.support.processes import REPO_ROOT, ManagedProcess, free_port, tool_env, wait_until
+from tests.support.worker import AgentWorker
+from voice_app import routes
+from voice_app.auth.state import TOKEN_STORAGE_KEY
+
+RESULTS = REPO_ROOT / "bench" / "results" / "talk_page.json"
+START_ENABLED = """() => {
+  const button = [...document.querySelectorAll('button')].find((b) => b.textContent.includes('Start conversation'));
+  return !!button && !button.disabled;
+}"""
+WATCH_FIRST_WORD = """() => {
+  window.__firstWord = null;
+  const seen = () => {
+    const caption = document.querySelector('.caption[data-role="agent"] .caption-text');
+    if (window.__firstWord === null && caption && caption.textContent.trim()) window.__firstWord = performance.now();
+  };
+  new MutationObserver(seen).observe(document.body, { subtree: true, childList: true, characterData: true });
+  const button = [...document.querySelectorAll('button')].find((b) => b.textContent.includes('Start conversation'));
+  button.addEventListener('click', () => { window.__clicked = performance.now(); }, { once: true, capture: true });
+}"""
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    """The ``fraction`` quantile (inclusive method) of ``samples``."""
+    if len(samples) == 1:
+        return samples[0]
+    return statistics.quantiles(samples, n=100, method="inclusive")[round(fraction * 100) - 1]
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    """p50/p95/min/max in milliseconds, rounded."""
+    return {
+        "runs": len(samples),
+        "p50_ms": round(statistics.median(samples)),
+        "p95_ms": round(percentile(samples, 0.95)),
+        "min_ms": round(min(samples)),
+        "max_ms": round(max(samples)),
+    }
+
+
+class Stack:
+    """livekit-server, the production app (frontend + backend) and the agent worker."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.livekit = LiveKitServer(workdir).start()
+        self.database_url = new_database(workdir)
+        self.tree = isolated_tree(workdir)
+        self.frontend_port, self.backend_port = free_port(), free_port()
+        env = {
+            **self.livekit.env(),
+            "DATABASE_URL": self.database_url,
+            "FRONTEND_PORT": str(self.frontend_port),
+            "BACKEND_PORT": str(self.backend_port),
+            "API_URL": f"http://127.0.0.1:{self.backend_port}",
+            "DEPLOY_URL": self.frontend_url,
+        }
+        self.app = ManagedProcess(
+            "app-prod",
+            [
+                "reflex",
+                "run",
+                "--env",
+                "prod",
+                "--frontend-port",
+                str(self.frontend_port),
+                "--backend-port",
+                str(self.backend_port),
+            ],
+            log_dir=workdir,
+            env=tool_env(env),
+            cwd=self.tree,
+        )
+        self.worker: AgentWorker | None = None
+
+    @property
+    def frontend_url(self) -> str:
+        return f"http://127.0.0.1:{self.frontend_port}"
+
+    @property
+    def backend_url(self) -> str:
+        return f"http://127.0.0.1:{self.backend_port}"
+
+    def start(self) -> Stack:
+        self.app.start()
+        try:
+            wait_until(
+                lambda: httpx.get(f"{self.backend_url}/ping", timeout=2).status_code == 200,
+                timeout=600,
+                what="production backend",
+            )
+            wait_until(
+                lambda: httpx.get(self.frontend_url, timeout=5).status_code == 200,
+                timeout=600,
+                what="production frontend",
+            )
+        except TimeoutError as error:
+            raise RuntimeError(self.app.log_tail()) from error
+        self.worker = AgentWorker(
+            self.workdir, self.livekit, SimpleNamespace(database_url=self.database_url)
+        ).start()
+        return self
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+        self.app.stop()
+        self.livekit.stop()
+
+    def wait_for_idle_worker(self) -> None:
+        """No conversation running and the next job process warmed (see tests/test_talk_page.py)."""
+        assert self.worker is not None
+        url = f"http://127.0.0.1:{self.worker.env['WORKER_HTTP_PORT']}/worker"
+
+        def idle() -> bool:
+            info = httpx.get(url, timeout=2).json()
+            return int(info.get("active_jobs", 0)) == 0 and float(info.get("worker_load", 0.0)) < 0.5
+
+        wait_until(idle, timeout=180, what="the agent worker being idle")
+
+    def gzip_size(self, url: str) -> tuple[int, int]:
+        """(gzip bytes, raw bytes) of the built file behind ``url``."""
+        path = self.tree / ".web" / "build" / "client" / urlparse(url).path.lstrip("/")
+        raw = path.read_bytes()
+        compressed = path.with_name(path.name + ".gz")
+        size = compressed.stat().st_size if compressed.exists() else len(gzip.compress(raw, 9))
+        return size, len(raw)
+
+
+def signed_in_page(browser: Browser, token: str) -> Page:
+    """A page in a fresh context (cold cache) whose localStorage holds ``token``."""
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, permissions=["microphone"])
+    context.add_init_script(f"window.localStorage.setItem({TOKEN_STORAGE_KEY!r}, {token!r})")
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    return page
+
+
+def measure_javascript(stack: Stack, browser: Browser, token: str) -> dict:
+    """Scripts loaded for the talk page, then those the click on Start adds."""
+    page = signed_in_page(browser, token)
+    loaded: list[str] = []
+    page.on(
+        "response", lambda response: loaded.append(response.url) if response.url.endswith(".js") else None
+    )
+    page.goto(stack.frontend_url + routes.TALK)
+    page.wait_for_function(START_ENABLED)
+    page_scripts = list(dict.fromkeys(loaded))
+    stack.wait_for_idle_worker()
+    page.get_by_role("button", name="Start conversation").click()
+    page.locator("#talk-status").filter(has_text="Listening").wait_for()
+    start_scripts = [url for url in dict.fromkeys(loaded) if url not in page_scripts]
+    page.get_by_role("button", name="End", exact=True).click()
+    page.context.close()
+
+    def total(urls: list[str]) -> dict:
+        sizes = [stack.gzip_size(url) for url in urls]
+        return {
+            "files": len(urls),
+            "gzip_kb": round(sum(s[0] for s in sizes) / 1024, 1),
+            "raw_kb": round(sum(s[1] for s in sizes) / 1024, 1),
+        }
+
+    return {"talk_page": total(page_scripts), "added_by_start": total(start_scripts)}
+
+
+def measure_time_to_interactive(stack: Stack, browser: Browser, token: str, loads: int) -> dict:
+    samples = []
+    for _ in range(loads):
+        page = signed_in_page(browser, token)
+        page.goto(stack.frontend_url + routes.TALK, wait_until="commit")
+        page.wait_for_function(START_ENABLED, polling=10)
+        samples.append(page.evaluate("performance.now()"))
+        page.context.close()
+    return summary(samples)
+
+
+def measure_first_word(stack: Stack, browser: Browser, token: str, conversations: int) -> dict:
+    page = signed_in_page(browser, token)
+    samples, connected = [], []
+    for _ in range(conversations):
+        page.goto(stack.frontend_url + routes.TALK)
+        page.wait_for_function(START_ENABLED)
+        stack.wait_for_idle_worker()
+        page.evaluate(WATCH_FIRST_WORD)
+        page.get_by_role("button", name="Start conversation").click()
+        status = page.locator("#talk-status")
+        page.wait_for_function(
+            "() => !document.querySelector('#talk-status')?.textContent.includes('Connecting')"
+        )
+        connected.append(page.evaluate("performance.now() - window.__clicked"))
+        page.wait_for_function("() => window.__firstWord !== null", polling=10)
+        samples.append(page.evaluate("window.__firstWord - window.__clicked"))
+        page.get_by_role("button", name="End", exact=True).click()
+        status.filter(has_text="Disconnected").wait_for()
+    page.context.close()
+    return {**summary(samples), "connected_p50_ms": round(statistics.median(connected))}
+
+
+def run(loads: int, conversations: int) -> dict:
+    load_before = os.getloadavg()[0]
+    stack = Stack(Path(tempfile.mkdtemp(prefix="talk-page-bench-"))).start()
+    try:
+        with httpx.Client(base_url=stack.backend_url, timeout=30) as api:
+            token = sign_in(api, display_name="Bench").token
+        with sync_playwright() as playwright:
+            browser = launch_chromium(playwright)
+            javascript = measure_javascript(stack, browser, token)
+            interactive = measure_time_to_interactive(stack, browser, token, loads)
+            first_word = measure_first_word(stack, browser, token, conversations)
+            browser.close()
+    finally:
+        stack.stop()
+    return {
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "load_average_before": round(load_before, 2),
+        "javascript": javascript,
+        "time_to_interactive": interactive,
+        "start_to_first_agent_word": first_word,
+    }
+
+
+def table(result: dict) -> str:
+    js, tti, word = result["javascript"], result["time_to_interactive"], result["start_to_first_agent_word"]
+    rows = [
+        (
+            "JavaScript for the talk page (gzip)",
+            f"{js['talk_page']['gzip_kb']} kB in {js['talk_page']['files']} files",
+        ),
+        (
+            "JavaScript added by Start (LiveKit, gzip)",
+            f"{js['added_by_start']['gzip_kb']} kB in {js['added_by_start']['files']} files",
+        ),
+        (
+            f"Time to interactive, cold cache (p50 / p95, {tti['runs']} loads)",
+            f"{tti['p50_ms']} / {tti['p95_ms']} ms",
+        ),
+        (
+            f"Start → agent's first word on screen (p50 / p95, {word['runs']} runs)",
+            f"{word['p50_ms']} / {word['p95_ms']} ms",
+        ),
+        ("Start → connected to LiveKit (p50)", f"{word['connected_p50_ms']} ms"),
+    ]
+    lines = ["| Measure | Result |", "| --- | --- |", *[f"| {name} | {value} |" for name, value in rows]]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--loads", type=int, default=10, help="page loads for time to interactive")
+    parser.add_argument("--conversations", type=int, default=10, help="conversations for the first word")
+    args = parser.parse_args()
+    result = run(args.loads, args.conversations)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(table(result))
+
+
+if __name__ == "__main__":
+    main()
