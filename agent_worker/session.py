@@ -10,6 +10,7 @@ and ends the job when the user leaves.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -85,7 +86,7 @@ async def entrypoint(ctx: JobContext) -> None:
     participant = await ctx.wait_for_participant()
     room_options.participant_identity = participant.identity
     store = _open_transcripts(settings, ctx, participant, metadata)
-    Conversation(ctx, session, pipeline, store).watch()
+    ConversationObserver(ctx, session, pipeline, store).watch()
     logger.info("conversation started", extra={"pipeline": pipeline.name})
     await session.start(agent=agent, room=ctx.room, room_options=room_options)
 
@@ -93,7 +94,8 @@ async def entrypoint(ctx: JobContext) -> None:
 async def answer_typed_message(session: AgentSession, event: room_io.TextInputEvent) -> None:
     """A chat message from the user: stop talking and answer it (spoken, with transcript)."""
     message = llm.ChatMessage(role="user", content=[event.text], extra={TYPED_MARK: True})
-    await session.interrupt()
+    with contextlib.suppress(RuntimeError):  # speech that may not be interrupted: answer after it
+        await session.interrupt()
     session.generate_reply(user_input=message)
 
 
@@ -112,7 +114,7 @@ def _open_transcripts(
     return store
 
 
-class Conversation:
+class ConversationObserver:
     """Session events -> stored messages, latency reports, failure notices and the job's end."""
 
     def __init__(
@@ -156,7 +158,8 @@ class Conversation:
         error = event.error
         stage = getattr(error, "type", "unknown").removesuffix("_error")
         recoverable = bool(getattr(error, "recoverable", False))
-        logger.error(
+        logger.log(
+            logging.WARNING if recoverable else logging.ERROR,
             "model provider failed",
             extra={
                 "stage": stage,

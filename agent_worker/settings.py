@@ -19,9 +19,7 @@ from voice_app.settings import DEV_LIVEKIT_API_KEY, DEV_LIVEKIT_API_SECRET, live
 class WorkerSettings(BaseSettings):
     """Settings of the agent worker. Read through :func:`get_worker_settings`."""
 
-    model_config = SettingsConfigDict(
-        env_file=".env", extra="ignore", frozen=True, env_ignore_empty=True
-    )
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True, env_ignore_empty=True)
 
     ENVIRONMENT: Literal["development", "production"] = "development"
     LIVEKIT_URL: str = "http://127.0.0.1:7880"
@@ -98,8 +96,11 @@ class WorkerSettings(BaseSettings):
         stages: dict[str, str] = {}
         if self.PIPELINE == "local":
             return stages
-        for stage, base_url in (("stt", self.STT_BASE_URL), ("llm", self.LLM_BASE_URL),
-                                ("tts", self.TTS_BASE_URL)):
+        for stage, base_url in (
+            ("stt", self.STT_BASE_URL),
+            ("llm", self.LLM_BASE_URL),
+            ("tts", self.TTS_BASE_URL),
+        ):
             if base_url:
                 stages[stage] = "compatible"
             elif self.OPENAI_API_KEY:

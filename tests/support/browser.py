@@ -72,7 +72,13 @@ def isolated_tree(workdir: Path) -> Path:
         (tree / name).symlink_to(REPO_ROOT / name)
     (tree / "assets").mkdir()
     shutil.copytree(REPO_ROOT / "reflex.lock", tree / "reflex.lock")
-    shutil.copytree(REPO_ROOT / ".web", tree / ".web", symlinks=True, ignore=shutil.ignore_patterns("build"))
+    web = REPO_ROOT / ".web"
+    shutil.copytree(
+        web,
+        tree / ".web",
+        symlinks=True,
+        ignore=lambda folder, _names: ["build"] if folder == str(web) else [],
+    )
     return tree
 
 

@@ -9,6 +9,7 @@ at the next token.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -183,9 +184,10 @@ class LocalLLMStream(llm.LLMStream):
             except RuntimeError:  # the loop is gone: nobody is listening any more
                 stop.set()
 
+        messages = chat_messages(self._chat_ctx)
         generation = loop.run_in_executor(
             self._models.llm_executor,
-            lambda: generate_reply(self._models, chat_messages(self._chat_ctx), stop=stop, emit=emit),
+            functools.partial(generate_reply, self._models, messages, stop=stop, emit=emit),
         )
         try:
             while (piece := await pieces.get()) is not None:
