@@ -22,6 +22,7 @@ import gzip
 import json
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
@@ -85,17 +86,18 @@ class Stack:
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self.livekit = LiveKitServer(workdir).start()
+        self.livekit = LiveKitServer(workdir)
         self.database_url = new_database(workdir)
         self.tree = isolated_tree(workdir)
-        self.frontend_port, self.backend_port = free_port(), free_port()
+        # In production Reflex serves the built frontend and the backend on one port.
+        self.port = free_port()
         env = {
             **self.livekit.env(),
             "DATABASE_URL": self.database_url,
-            "FRONTEND_PORT": str(self.frontend_port),
-            "BACKEND_PORT": str(self.backend_port),
-            "API_URL": f"http://127.0.0.1:{self.backend_port}",
-            "DEPLOY_URL": self.frontend_url,
+            "FRONTEND_PORT": str(self.port),
+            "BACKEND_PORT": str(self.port),
+            "API_URL": self.url,
+            "DEPLOY_URL": self.url,
         }
         self.app = ManagedProcess(
             "app-prod",
@@ -104,10 +106,11 @@ class Stack:
                 "run",
                 "--env",
                 "prod",
+                "--single-port",
                 "--frontend-port",
-                str(self.frontend_port),
+                str(self.port),
                 "--backend-port",
-                str(self.backend_port),
+                str(self.port),
             ],
             log_dir=workdir,
             env=tool_env(env),
@@ -116,24 +119,23 @@ class Stack:
         self.worker: AgentWorker | None = None
 
     @property
-    def frontend_url(self) -> str:
-        return f"http://127.0.0.1:{self.frontend_port}"
-
-    @property
-    def backend_url(self) -> str:
-        return f"http://127.0.0.1:{self.backend_port}"
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Stack:
+        self.livekit.start()
         self.app.start()
         try:
             wait_until(
-                lambda: httpx.get(f"{self.backend_url}/ping", timeout=2).status_code == 200,
+                lambda: httpx.get(f"{self.url}/ping", timeout=2).status_code == 200,
                 timeout=600,
                 what="production backend",
             )
             wait_until(
-                lambda: httpx.get(self.frontend_url, timeout=5).status_code == 200,
-                timeout=600,
+                lambda: (
+                    httpx.get(self.url + routes.TALK, timeout=5, follow_redirects=True).status_code == 200
+                ),
+                timeout=60,
                 what="production frontend",
             )
         except TimeoutError as error:
@@ -148,6 +150,7 @@ class Stack:
             self.worker.stop()
         self.app.stop()
         self.livekit.stop()
+        shutil.rmtree(self.tree, ignore_errors=True)  # a copy of .web, a few hundred MB
 
     def wait_for_idle_worker(self) -> None:
         """No conversation running and the next job process warmed (see tests/test_talk_page.py)."""
@@ -185,7 +188,7 @@ def measure_javascript(stack: Stack, browser: Browser, token: str) -> dict:
     page.on(
         "response", lambda response: loaded.append(response.url) if response.url.endswith(".js") else None
     )
-    page.goto(stack.frontend_url + routes.TALK)
+    page.goto(stack.url + routes.TALK)
     page.wait_for_function(START_ENABLED)
     page_scripts = list(dict.fromkeys(loaded))
     stack.wait_for_idle_worker()
@@ -210,7 +213,7 @@ def measure_time_to_interactive(stack: Stack, browser: Browser, token: str, load
     samples = []
     for _ in range(loads):
         page = signed_in_page(browser, token)
-        page.goto(stack.frontend_url + routes.TALK, wait_until="commit")
+        page.goto(stack.url + routes.TALK, wait_until="commit")
         page.wait_for_function(START_ENABLED, polling=10)
         samples.append(page.evaluate("performance.now()"))
         page.context.close()
@@ -221,7 +224,7 @@ def measure_first_word(stack: Stack, browser: Browser, token: str, conversations
     page = signed_in_page(browser, token)
     samples, connected = [], []
     for _ in range(conversations):
-        page.goto(stack.frontend_url + routes.TALK)
+        page.goto(stack.url + routes.TALK)
         page.wait_for_function(START_ENABLED)
         stack.wait_for_idle_worker()
         page.evaluate(WATCH_FIRST_WORD)
@@ -241,9 +244,10 @@ def measure_first_word(stack: Stack, browser: Browser, token: str, conversations
 
 def run(loads: int, conversations: int) -> dict:
     load_before = os.getloadavg()[0]
-    stack = Stack(Path(tempfile.mkdtemp(prefix="talk-page-bench-"))).start()
+    stack = Stack(Path(tempfile.mkdtemp(prefix="talk-page-bench-")))
     try:
-        with httpx.Client(base_url=stack.backend_url, timeout=30) as api:
+        stack.start()
+        with httpx.Client(base_url=stack.url, timeout=30) as api:
             token = sign_in(api, display_name="Bench").token
         with sync_playwright() as playwright:
             browser = launch_chromium(playwright)

@@ -289,6 +289,39 @@ async def test_when_the_online_llm_fails_the_agent_says_so_and_answers_with_the_
     assert ("agent", "typed", notices[0].text) in [(m.role, m.source, m.text) for m in messages]
 
 
+async def test_without_a_fallback_a_failing_llm_is_announced_and_the_agent_stays(
+    isolated_deployment: Deployment, failing_llm_server: str
+) -> None:
+    worker = isolated_deployment.worker(
+        "no-fallback",
+        extra_env={
+            "PIPELINE": "auto",
+            "LLM_BASE_URL": failing_llm_server,
+            "LLM_MODEL": "any-model",
+            "FALLBACK_TO_LOCAL": "false",
+        },
+    ).start()
+    try:
+        with httpx.Client(base_url=isolated_deployment.backend.base_url, timeout=30) as api:
+            user = sign_in(api, display_name="Edith")
+            async with talking(api, user) as client:
+                sent = await client.send_chat("What is two plus two?")
+                notices = await client.wait_for(
+                    "a notice in the chat",
+                    lambda: [m for m in client.chat_from_agent if m.received_at > sent],
+                    REPLY_TIMEOUT,
+                )
+                await asyncio.sleep(2)
+                still_there = client.agent_identity
+        log = worker.log()
+    finally:
+        worker.stop()
+    assert "language model stopped responding" in notices[0].text
+    assert "offline" not in notices[0].text
+    assert still_there, "the agent left after one failed answer"
+    assert "model provider failed" in log
+
+
 async def test_sigterm_during_a_conversation_lets_it_finish_before_the_worker_exits(
     isolated_deployment: Deployment,
 ) -> None:

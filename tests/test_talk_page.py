@@ -8,6 +8,7 @@ then a question spoken by espeak-ng, then silence. Each step leaves a screenshot
 from __future__ import annotations
 
 import re
+import shutil
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -251,36 +252,47 @@ def test_a_typed_message_gets_an_agent_reply_in_the_transcript(
     expect(status).to_have_text("Disconnected")
 
 
-def test_without_an_agent_or_livekit_the_page_says_what_happened_and_offers_a_retry(
-    tmp_path: Path,
-    own_livekit_server: LiveKitServer,
-    database_url: str,
-    chromium: Browser,
-    shots: Screenshots,
-) -> None:
-    # A second app of its own (the session's app stays on the shared livekit-server), on a
-    # livekit-server that no agent worker serves and that this test then stops.
-    app = AppServer(tmp_path, own_livekit_server, database_url=database_url, tree=isolated_tree(tmp_path))
-    app.start()
-    page = _new_page(chromium)
+@pytest.fixture
+def app_without_agent(
+    tmp_path: Path, own_livekit_server: LiveKitServer, database_url: str
+) -> Iterator[AppServer]:
+    """A second app in a tree of its own (the session's app stays on the shared livekit-server),
+    on a livekit-server that no agent worker serves and that the test may stop."""
+    tree = isolated_tree(tmp_path)
+    app = AppServer(tmp_path, own_livekit_server, database_url=database_url, tree=tree)
     try:
-        sign_in(page, app, registered_user(app, "Linus"))
-        page.get_by_role("button", name="Start conversation").click()
-        status = page.locator("#talk-status")
-        expect(status).to_have_text("Waiting for the agent…")
-        problem = page.locator("#talk-problem")
-        expect(problem).to_contain_text("The agent did not join", timeout=60_000)
-        expect(problem).to_have_attribute("role", "alert")
-        expect(status).to_have_text("Disconnected")
-        shots.take(page, "agent-did-not-join")
-
-        own_livekit_server.stop()
-        problem.get_by_role("button", name="Try again").click()
-        expect(problem).to_contain_text("The voice server is unreachable")
-        expect(page.get_by_role("heading", name="Talk to the agent")).to_be_visible()
-        expect(page.get_by_role("button", name="Start conversation")).to_be_enabled()
-        shots.take(page, "livekit-unreachable")
+        yield app.start()
     finally:
-        shots.take(page, "final")
-        page.context.close()
         app.stop()
+        shutil.rmtree(tree, ignore_errors=True)  # a copy of .web, a few hundred MB
+
+
+@pytest.fixture
+def plain_page(chromium: Browser, shots: Screenshots) -> Iterator[Page]:
+    """A page whose microphone is Chromium's default fake device (a beep)."""
+    page = _new_page(chromium)
+    yield page
+    shots.take(page, "final")
+    page.context.close()
+
+
+def test_without_an_agent_or_livekit_the_page_says_what_happened_and_offers_a_retry(
+    app_without_agent: AppServer, plain_page: Page, own_livekit_server: LiveKitServer, shots: Screenshots
+) -> None:
+    page = plain_page
+    sign_in(page, app_without_agent, registered_user(app_without_agent, "Linus"))
+    page.get_by_role("button", name="Start conversation").click()
+    status = page.locator("#talk-status")
+    expect(status).to_have_text("Waiting for the agent…")
+    problem = page.locator("#talk-problem")
+    expect(problem).to_contain_text("The agent did not join", timeout=60_000)
+    expect(problem).to_have_attribute("role", "alert")
+    expect(status).to_have_text("Disconnected")
+    shots.take(page, "agent-did-not-join")
+
+    own_livekit_server.stop()
+    problem.get_by_role("button", name="Try again").click()
+    expect(problem).to_contain_text("The voice server is unreachable")
+    expect(page.get_by_role("heading", name="Talk to the agent")).to_be_visible()
+    expect(page.get_by_role("button", name="Start conversation")).to_be_enabled()
+    shots.take(page, "livekit-unreachable")

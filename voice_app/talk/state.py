@@ -148,12 +148,12 @@ PROBLEMS: dict[str, Problem] = {
     ),
 }
 
-_DEVICE_PROBLEMS = {
-    ("microphone", "NotAllowedError"): "microphone_denied",
-    ("microphone", "NotFoundError"): "microphone_missing",
-    ("microphone", "NotReadableError"): "microphone_busy",
-    ("microphone", "Error"): "microphone_failed",
+_MICROPHONE_PROBLEMS = {
+    "NotAllowedError": "microphone_denied",
+    "NotFoundError": "microphone_missing",
+    "NotReadableError": "microphone_busy",
 }
+"""The browser's DOMException names when opening the microphone fails."""
 
 _SERVER_CLOSED_REASONS = {"ROOM_DELETED", "ROOM_CLOSED", "PARTICIPANT_REMOVED", "SERVER_SHUTDOWN"}
 
@@ -189,7 +189,7 @@ def _milliseconds(value: Any) -> str:
 def device_problem(source: str, error_name: str) -> str:
     """The problem kind for a browser error ``error_name`` while opening ``source``."""
     if source == "microphone":
-        return _DEVICE_PROBLEMS.get((source, error_name), "microphone_failed")
+        return _MICROPHONE_PROBLEMS.get(error_name, "microphone_failed")
     return "camera_failed" if source == "camera" else "screen_share_failed"
 
 
@@ -201,10 +201,10 @@ class TalkState(AuthState):
     livekit_token: str = ""
     room_name: str = ""
     connect: bool = False
+    """While true the session component joins (or stays in) the room; End and fatal problems clear it."""
     problem: str = ""
     lines: list[CaptionLine] = []
     latencies: list[TurnLatency] = []
-    microphone_on: bool = False
     camera_on: bool = False
     screen_share_on: bool = False
     outgoing_chat: dict[str, Any] = {"id": 0, "text": ""}
@@ -220,11 +220,6 @@ class TalkState(AuthState):
     def stage_color(self) -> str:
         """The stage's colour (a Radix colour scale)."""
         return STAGES.get(self.stage, STAGES["idle"]).color
-
-    @rx.var
-    def in_call(self) -> bool:
-        """Whether a conversation is running or being set up."""
-        return self.connect
 
     @rx.var
     def busy_starting(self) -> bool:
@@ -253,7 +248,7 @@ class TalkState(AuthState):
         self.problem = ""
         self.lines = []
         self.latencies = []
-        self.microphone_on = self.camera_on = self.screen_share_on = False
+        self.camera_on = self.screen_share_on = False
         self.outgoing_chat = {"id": 0, "text": ""}
         self._chat_count = 0
 
@@ -300,7 +295,7 @@ class TalkState(AuthState):
         """Leave the room; the agent worker ends its session and keeps the transcript."""
         self.connect = False
         self.stage = "disconnected"
-        self.microphone_on = self.camera_on = self.screen_share_on = False
+        self.camera_on = self.screen_share_on = False
 
     @rx.event
     def dismiss_problem(self) -> None:
@@ -378,7 +373,6 @@ class TalkState(AuthState):
     def track_changed(self, source: str, enabled: bool) -> None:
         """A microphone, camera or screen-share toggle changed."""
         if source == "microphone":
-            self.microphone_on = enabled
             if enabled and self.problem.startswith("microphone_"):
                 self.problem = ""
         elif source == "camera":
