@@ -34,6 +34,8 @@ class TurnLatency:
     """End of the user's speech to the final transcript."""
     llm_ttft: float | None
     """LLM request to its first token."""
+    llm_first_sentence: float | None
+    """LLM request to its first sentence reaching the TTS (speech starts per sentence)."""
     tts_ttfb: float | None
     """First text sent to the TTS to its first audio."""
     e2e: float | None
@@ -48,6 +50,7 @@ class TurnLatency:
             end_of_turn=u.get("end_of_turn_delay"),
             stt=u.get("transcription_delay"),
             llm_ttft=r.get("llm_node_ttft"),
+            llm_first_sentence=r.get("llm_node_ttfs"),
             tts_ttfb=r.get("tts_node_ttfb"),
             e2e=r.get("e2e_latency"),
         )
@@ -56,7 +59,8 @@ class TurnLatency:
         """The JSON data message the UI receives.
 
         ``{"type": "turn_latency", "version": 1, "input": "spoken" | "typed", "end_of_turn_ms",
-        "stt_ms", "llm_ttft_ms", "tts_ttfb_ms", "e2e_ms"}``; each ``*_ms`` is an integer or null.
+        "stt_ms", "llm_ttft_ms", "llm_first_sentence_ms", "tts_ttfb_ms", "e2e_ms"}``; each ``*_ms``
+        is an integer or null.
         """
         payload: dict[str, object] = {"type": "turn_latency", "version": MESSAGE_VERSION, "input": self.input}
         for stage, seconds in asdict(self).items():

@@ -8,8 +8,8 @@ LiveKit Python SDK, speaking espeak-ng questions into the microphone track as a 
    last sample of the question played out of the client's microphone source) to the first
    non-silent audio frame of the agent's answer received by the client, p50/p95. The worker's own
    report for each turn (the ``voice-app.latency`` data message) splits it into stages: end of
-   speech -> turn decision, -> final transcript (STT), LLM time to first token, TTS time to first
-   audio, and end of speech -> agent speaking as the worker sees it.
+   speech -> turn decision, -> final transcript (STT), LLM time to first token and to first
+   sentence, TTS time to first audio, and end of speech -> agent speaking as the worker sees it.
 2. **Capacity**: conversations are added one at a time, each user asking a question as soon as
    the agent finished answering the last one (a busy, unbroken conversation). For each count
    the worker's load is measured over ``--window`` seconds as the CPU time its process tree
@@ -51,7 +51,7 @@ from tests.support.voice_client import VoiceClient
 from tests.support.worker import AgentWorker
 
 RESULTS = REPO_ROOT / "bench" / "results" / "agent_turns.json"
-STAGES = ("end_of_turn_ms", "stt_ms", "llm_ttft_ms", "tts_ttfb_ms", "e2e_ms")
+STAGES = ("end_of_turn_ms", "stt_ms", "llm_ttft_ms", "llm_first_sentence_ms", "tts_ttfb_ms", "e2e_ms")
 LOAD_LIMIT = 0.7
 REPLY_SECONDS = 60
 
@@ -266,6 +266,7 @@ def print_tables(result: dict) -> None:
         "end_of_turn_ms": "end of speech -> turn decision (worker)",
         "stt_ms": "end of speech -> final transcript (STT)",
         "llm_ttft_ms": "LLM time to first token",
+        "llm_first_sentence_ms": "LLM time to first sentence (speech starts per sentence)",
         "tts_ttfb_ms": "TTS time to first audio",
         "e2e_ms": "end of speech -> agent speaking (worker)",
     }

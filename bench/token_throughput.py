@@ -10,8 +10,8 @@ same share of whatever else the machine is doing:
   the same `issue_participant_token`, with no session, no database and no FastAPI.
 
 The load generator is a minimal keep-alive HTTP/1.1 client on asyncio (64 connections, each
-sending its next request when the last answer arrived) in this process. Every answer must be a
-200. The server's CPU time per request (from /proc) is reported too: it barely moves when other
+sending its next request when the last answer arrived) in this process; requests/s counts 200s
+only, and any other answer is listed. The server's CPU time per request (from /proc) is reported too: it barely moves when other
 programs compete for the cores, so it separates "slow code" from "busy machine". Writes
 bench/results/token_throughput.json and prints a markdown table.
 
@@ -185,15 +185,23 @@ class Target:
         throughput, so it tells whether a slow run was the code or the machine.
         """
         ordered = sorted(self.run.latencies)
-        if self.run.statuses.get(200, 0) != len(ordered) or self.run.errors:
-            raise RuntimeError(f"not every answer was a 200: {self.run.statuses}, {self.run.errors} errors")
+        if not ordered:
+            return {
+                "requests": 0,
+                "requests_per_second": 0.0,
+                "statuses": {},
+                "connection_errors": self.run.errors,
+            }
         return {
             "requests": len(ordered),
-            "requests_per_second": round(len(ordered) / self.seconds, 1),
+            "requests_per_second": round(self.run.statuses.get(200, 0) / self.seconds, 1),
             "p50_ms": round(statistics.median(ordered) * 1000, 2),
             "p99_ms": round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 2),
             "max_ms": round(ordered[-1] * 1000, 2),
             "server_cpu_ms_per_request": round(self.server_cpu_seconds / len(ordered) * 1000, 3),
+            # Anything but 200s here is a finding, not noise: it is reported rather than raised.
+            "statuses": {str(status): count for status, count in sorted(self.run.statuses.items())},
+            "connection_errors": self.run.errors,
         }
 
 
@@ -280,7 +288,8 @@ def run_benchmark(seconds: float, rounds: int) -> dict:
             process.stop()
         livekit.stop()
 
-    share = backend_result["requests_per_second"] / baseline_result["requests_per_second"]
+    share = backend_result["requests_per_second"] / max(baseline_result["requests_per_second"], 0.1)
+    backend_all_ok = set(backend_result["statuses"]) == {"200"} and not backend_result["connection_errors"]
     return {
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
@@ -298,8 +307,9 @@ def run_benchmark(seconds: float, rounds: int) -> dict:
             "share_of_baseline": TARGET_SHARE_OF_BASELINE,
         },
         "targets_met": {
+            "every_answer_200": backend_all_ok,
             "requests_per_second": backend_result["requests_per_second"] >= TARGET_REQUESTS_PER_SECOND,
-            "p99_ms": backend_result["p99_ms"] < TARGET_P99_MS,
+            "p99_ms": backend_result.get("p99_ms", float("inf")) < TARGET_P99_MS,
             "share_of_baseline": share >= TARGET_SHARE_OF_BASELINE,
         },
     }
@@ -321,9 +331,13 @@ def main() -> None:
     for name in ("backend", "baseline", "backend_session_lookup_only"):
         row = result[name]
         print(
-            f"| {name}: {row['server']} | {row['requests_per_second']} | {row['p50_ms']} | {row['p99_ms']} "
-            f"| {row['server_cpu_ms_per_request']} |"
+            f"| {name}: {row['server']} | {row['requests_per_second']} | {row.get('p50_ms', '-')} "
+            f"| {row.get('p99_ms', '-')} | {row.get('server_cpu_ms_per_request', '-')} |"
         )
+        if set(row["statuses"]) != {"200"} or row["connection_errors"]:
+            print(
+                f"|   answers other than 200: {row['statuses']}, {row['connection_errors']} connection errors |"
+            )
     print(f"\nbackend / baseline throughput: {result['share_of_baseline']}; met: {result['targets_met']}")
     print(f"load average before the run: {result['load_average_before']} (other programs on the machine)")
 

@@ -131,7 +131,14 @@ async def test_a_spoken_sentence_comes_back_as_the_users_transcript_and_gets_a_r
     report = client.latency_reports[-1]
     assert report["type"] == "turn_latency"
     assert report["input"] == "spoken"
-    for stage in ("end_of_turn_ms", "stt_ms", "llm_ttft_ms", "tts_ttfb_ms", "e2e_ms"):
+    for stage in (
+        "end_of_turn_ms",
+        "stt_ms",
+        "llm_ttft_ms",
+        "llm_first_sentence_ms",
+        "tts_ttfb_ms",
+        "e2e_ms",
+    ):
         assert isinstance(report[stage], int), report
         assert 0 <= report[stage] < 30_000, report
 

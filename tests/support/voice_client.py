@@ -168,7 +168,10 @@ class VoiceClient:
     def _on_text(self, into: list[Transcript]) -> Callable[[rtc.TextStreamReader, str], None]:
         def handler(reader: rtc.TextStreamReader, participant_identity: str) -> None:
             async def read() -> None:
-                text = await reader.read_all()
+                try:
+                    text = await reader.read_all()
+                except rtc.StreamError:
+                    return  # the room closed while the stream was still coming in
                 segment = reader.info.attributes.get("lk.segment_id", reader.info.stream_id)
                 transcript = Transcript(participant_identity, text.strip(), segment, time.monotonic())
                 # a segment is sent again whenever it is updated: keep its latest text, as a UI does

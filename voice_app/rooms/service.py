@@ -5,7 +5,7 @@ the database before LiveKit hears of it, so a user can never create, reconfigure
 someone else owns, even when two users race for the same name.
 
 Errors are named: `InvalidRoomName`, `RoomNotOwned`, and `LiveKitUnavailable` (LiveKit did not
-answer in time). Callers map them to a status code or a message in one place.
+answer in time, or refused). Callers map them to a status code or a message in one place.
 """
 
 from __future__ import annotations

@@ -330,6 +330,7 @@ def _latency_row(turn: rx.Var) -> rx.Component:
         rx.table.cell(turn.end_of_turn),
         rx.table.cell(turn.stt),
         rx.table.cell(turn.llm_ttft),
+        rx.table.cell(turn.llm_first_sentence),
         rx.table.cell(turn.tts_ttfb),
         rx.table.cell(turn.e2e),
     )
@@ -342,6 +343,7 @@ def _latency_details() -> rx.Component:
         "End of turn",
         "Speech to text",
         "LLM first token",
+        "LLM first sentence",
         "TTS first audio",
         "Total",
     ]

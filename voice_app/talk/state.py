@@ -178,6 +178,7 @@ class TurnLatency:
     end_of_turn: str
     stt: str
     llm_ttft: str
+    llm_first_sentence: str
     tts_ttfb: str
     e2e: str
 
@@ -364,6 +365,7 @@ class TalkState(AuthState):
                 end_of_turn=_milliseconds(message.get("end_of_turn_ms")),
                 stt=_milliseconds(message.get("stt_ms")),
                 llm_ttft=_milliseconds(message.get("llm_ttft_ms")),
+                llm_first_sentence=_milliseconds(message.get("llm_first_sentence_ms")),
                 tts_ttfb=_milliseconds(message.get("tts_ttfb_ms")),
                 e2e=_milliseconds(message.get("e2e_ms")),
             ),
