@@ -50,15 +50,15 @@ def stored_token(page: Page) -> str | None:
 
 
 def fill_login(page: Page, email: str, password: str) -> None:
-    page.locator("#email").fill(email)
-    page.locator("#password").fill(password)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
 
 
 def fill_signup(page: Page, display_name: str, email: str, password: str) -> None:
-    page.locator("#display_name").fill(display_name)
-    page.locator("#email").fill(email)
-    page.locator("#password").fill(password)
+    page.get_by_label("Your name").fill(display_name)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Create account").click()
 
 
@@ -68,7 +68,7 @@ def test_a_visitor_signs_up_and_is_signed_in(page: Page, app_server: AppServer, 
 
     fill_signup(page, "Ada 🎙️", email, DEFAULT_PASSWORD)
 
-    page.wait_for_url(at(routes.HOME))
+    page.wait_for_url(at(routes.TALK))
     token = stored_token(page)
     me = api.get("/api/me", headers={"Authorization": f"Bearer {token}"})
     assert me.status_code == 200
@@ -132,7 +132,7 @@ def test_signing_out_in_one_tab_signs_out_the_others(
     email = register_user(api)["email"]
     page.goto(url(app_server, routes.LOGIN))
     fill_login(page, email, DEFAULT_PASSWORD)
-    page.wait_for_url(at(routes.HOME))
+    page.wait_for_url(at(routes.TALK))
     token = stored_token(page)
     context: BrowserContext = page.context
     other_tab = context.new_page()
@@ -154,7 +154,7 @@ def test_a_session_revoked_on_the_server_is_refused_at_the_next_page_visit(
     email = register_user(api)["email"]
     page.goto(url(app_server, routes.LOGIN))
     fill_login(page, email, DEFAULT_PASSWORD)
-    page.wait_for_url(at(routes.HOME))
+    page.wait_for_url(at(routes.TALK))
     token = stored_token(page)
 
     assert api.post("/api/auth/logout", headers={"Authorization": f"Bearer {token}"}).status_code == 204

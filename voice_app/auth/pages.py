@@ -44,7 +44,7 @@ class _AuthFormState(AuthState):
     @rx.var
     def next_query(self) -> str:
         """``?next=...`` to carry the destination between the login and sign-up pages."""
-        return f"?next={quote(self.next_path, safe='/')}" if self.next_path != routes.HOME else ""
+        return f"?next={quote(self.next_path, safe='/')}" if self.next_path != routes.TALK else ""
 
     @rx.event
     def redirect_if_signed_in(self) -> EventSpec | None:
@@ -126,7 +126,7 @@ class SignupFormState(_AuthFormState):
 
 def _field(label: str, name: str, error: rx.Var[str] | None = None, **input_props: Any) -> rx.Component:
     children = [
-        rx.text(label, as_="label", html_for=name, size="2", weight="medium"),
+        rx.el.label(rx.text(label, size="2", weight="medium"), html_for=name),
         rx.input(id=name, name=name, width="100%", size="3", **input_props),
     ]
     if error is not None:

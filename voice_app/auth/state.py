@@ -28,7 +28,7 @@ TOKEN_STORAGE_KEY = "voice_app_session"  # noqa: S105 - the localStorage key, no
 
 
 def safe_next_path(candidate: str) -> str:
-    """``candidate`` if it is a path on this site (not the auth pages), else the home page.
+    """``candidate`` if it is a path on this site (not the auth pages), else the talk page.
 
     Only same-site paths are accepted so `?next=` cannot send a user to another site.
     """
@@ -38,10 +38,10 @@ def safe_next_path(candidate: str) -> str:
         or "\\" in candidate
         or any(ord(char) < 32 for char in candidate)
     ):
-        return routes.HOME
+        return routes.TALK
     path = candidate.split("?", 1)[0]
     if path in (routes.LOGIN, routes.SIGNUP, routes.LOGOUT):
-        return routes.HOME
+        return routes.TALK
     return candidate
 
 
