@@ -63,7 +63,6 @@ def prewarm(proc: JobProcess) -> None:
 async def entrypoint(ctx: JobContext) -> None:
     """Run one conversation with the user who dispatched this job."""
     settings = get_worker_settings()
-    ctx.log_context_fields = {"job_id": ctx.job.id}
     models: ProcessModels = ctx.proc.userdata["models"]
     pipeline = build_pipeline(settings, models)
     metadata = DispatchMetadata.parse(ctx.job.metadata)

@@ -62,15 +62,16 @@ class WorkerSettings(BaseSettings):
     FALLBACK_TO_LOCAL: bool = True
     """When a remote stage fails mid-conversation, switch that stage to the offline model."""
 
-    DRAIN_TIMEOUT_SECONDS: int = Field(default=300, ge=0)
+    DRAIN_TIMEOUT_SECONDS: int = Field(default=300, gt=0)
     """On SIGTERM (``start`` mode) running conversations may go on this long before the worker
     exits; the orchestrator's grace period (compose ``stop_grace_period``) must be longer."""
     WORKER_IDLE_PROCESSES: int = Field(default=1, ge=0)
     """Job processes kept warm (models loaded) for the next conversation. Each holds its own
     copy of the offline models, so keep this small on small machines."""
     WORKER_LOAD_THRESHOLD: float = Field(default=0.7, gt=0)
-    """In ``start`` mode the worker takes no new conversations while the machine's CPU load (0-1)
-    is at or above this; a value above 1 turns the limit off. ``dev`` has no limit."""
+    """In ``start`` mode the worker takes no new conversations while its load (0-1: the CPU share
+    of its own processes, see ``agent_worker/load.py``) is at or above this; above 1 turns the
+    limit off. ``dev`` has no limit. LiveKit's server also stops sending jobs above 0.7."""
     WORKER_HTTP_PORT: int | None = None
     """Port of the worker's health endpoint (``GET /``); unset: 8081 in ``start``, random in
     ``dev``."""

@@ -294,6 +294,7 @@ def run_benchmark(seconds: float, rounds: int) -> dict:
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "load_average_before": round(load_before, 2),
+        "nice": os.nice(0),
         "concurrency": CONCURRENCY,
         "seconds": seconds,
         "rounds": rounds,

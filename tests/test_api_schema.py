@@ -35,10 +35,9 @@ def api_schema(backend: Backend) -> schemathesis.BaseSchema:
 
 def _describe(failure: BaseException) -> str:
     """The failure's message, with the messages of the failures it groups (Hypothesis nests them)."""
-    lines = [str(failure)]
-    for inner in getattr(failure, "exceptions", ()):
-        lines.append(_describe(inner).replace("\n", "\n    "))
-    return "\n    ".join(lines)
+    text = str(failure)
+    nested = [_describe(inner) for inner in getattr(failure, "exceptions", ())]
+    return "\n    ".join([text, *(inner.replace("\n", "\n    ") for inner in nested if inner not in text)])
 
 
 def test_the_docs_list_every_route(api: httpx.Client) -> None:
