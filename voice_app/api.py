@@ -7,6 +7,7 @@ with the failing fields) and never carry a stack trace.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -14,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from voice_app import health
+from voice_app.api_errors import ErrorResponse, FieldError, ValidationErrorResponse, document_errors
 from voice_app.auth import api as auth_api
 from voice_app.rooms import api as rooms_api
 
@@ -43,22 +45,36 @@ def create_api() -> FastAPI:
 
     @api.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _field_name(e), "message": e.get("msg", "")} for e in exc.errors()]
+        errors = [FieldError(field=_field_name(e), message=e.get("msg", "")) for e in exc.errors()]
         detail = "; ".join(_describe_validation_error(e) for e in exc.errors()) or "Invalid request."
-        return JSONResponse({"detail": detail, "errors": errors}, status_code=422)
+        body = ValidationErrorResponse(detail=detail, errors=errors)
+        return JSONResponse(body.model_dump(), status_code=422)
 
     @api.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        body = ErrorResponse(detail=str(exc.detail))
+        return JSONResponse(body.model_dump(), status_code=exc.status_code, headers=exc.headers)
 
     @api.exception_handler(Exception)
     async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
         logger.error("Unhandled error in API route", exc_info=exc)
-        return JSONResponse({"detail": "Internal error; it has been logged."}, status_code=500)
+        return JSONResponse(
+            ErrorResponse(detail="Internal error; it has been logged.").model_dump(), status_code=500
+        )
 
     api.include_router(health.router)
     api.include_router(auth_api.router)
     api.include_router(rooms_api.router)
+
+    generate_openapi = api.openapi
+
+    def openapi_with_our_error_bodies() -> dict[str, Any]:
+        """FastAPI's schema, with the error bodies the handlers above really send (built once)."""
+        if api.openapi_schema is None:
+            api.openapi_schema = document_errors(generate_openapi())
+        return api.openapi_schema
+
+    api.openapi = openapi_with_our_error_bodies  # type: ignore[method-assign]
     return api
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Response, status
 
+from voice_app.api_errors import NOT_SIGNED_IN, error_responses
 from voice_app.auth import service
 from voice_app.auth.deps import BearerToken, ClientAddress, CurrentUser, SessionDep, SettingsDep
 from voice_app.auth.models import LoginResult, UserLogin, UserPublic, UserRegister
@@ -11,14 +12,26 @@ from voice_app.auth.throttle import get_login_throttle
 
 router = APIRouter(tags=["accounts"])
 
-_ERROR = {"description": 'JSON `{"detail": "<sentence>"}`'}
+_INVALID_FIELDS = "The body is not valid JSON, or a field breaks its rule; `errors` names each field."
+_LOGIN_ERRORS = error_responses(
+    {
+        401: service.INVALID_CREDENTIALS_MESSAGE,
+        422: _INVALID_FIELDS,
+        429: "Too many failed sign-ins for this email or from this address.",
+    }
+)
+_LOGIN_ERRORS[429]["headers"] = {
+    "Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}
+}
 
 
 @router.post(
     "/api/auth/register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserPublic,
-    responses={409: _ERROR, 422: _ERROR},
+    responses=error_responses(
+        {409: "An account with this email (in any letter case) exists.", 422: _INVALID_FIELDS}
+    ),
 )
 async def register(body: UserRegister, session: SessionDep) -> UserPublic:
     """Create an account. 409 when the email (any letter case) is taken, 422 names invalid fields."""
@@ -29,7 +42,11 @@ async def register(body: UserRegister, session: SessionDep) -> UserPublic:
     return UserPublic.model_validate(user)
 
 
-@router.post("/api/auth/login", response_model=LoginResult, responses={401: _ERROR, 429: _ERROR})
+@router.post(
+    "/api/auth/login",
+    response_model=LoginResult,
+    responses=_LOGIN_ERRORS,
+)
 async def login(
     body: UserLogin, session: SessionDep, settings: SettingsDep, address: ClientAddress
 ) -> LoginResult:
@@ -63,14 +80,18 @@ async def login(
     )
 
 
-@router.post("/api/auth/logout", status_code=status.HTTP_204_NO_CONTENT, responses={401: _ERROR})
+@router.post(
+    "/api/auth/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses({401: NOT_SIGNED_IN}),
+)
 def logout(_user: CurrentUser, token: BearerToken, session: SessionDep) -> Response:
     """Sign this token's session out on the server; the token is refused from now on."""
     service.revoke_session(session=session, token=token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/api/me", response_model=UserPublic, responses={401: _ERROR})
+@router.get("/api/me", response_model=UserPublic, responses=error_responses({401: NOT_SIGNED_IN}))
 def read_me(user: CurrentUser) -> UserPublic:
     """The signed-in user (never the password hash)."""
     return UserPublic.model_validate(user)

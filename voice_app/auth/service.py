@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import bindparam, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -134,30 +135,44 @@ def create_login_session(*, session: Session, user: User, settings: Settings) ->
     )
 
 
+# One indexed SELECT that loads the user and only the session columns the checks need.
+_SESSION_LOOKUP = (
+    select(
+        User,
+        LoginSession.id,
+        LoginSession.last_seen_at,
+        LoginSession.expires_at,
+        LoginSession.revoked_at,
+    )
+    .join(LoginSession, LoginSession.user_id == User.id)  # type: ignore[arg-type]
+    .where(LoginSession.token_hash == bindparam("token_hash"))
+)
+
+
 def resolve_session(*, session: Session, token: str, settings: Settings, touch: bool = True) -> User:
     """Return the user a live session token belongs to; ``touch`` marks the session as used now.
 
     Raises :class:`SessionInvalid` when the token is unknown, revoked, past its absolute
     expiry, or unused for longer than ``SESSION_IDLE_MINUTES``.
+
+    The last-use time is written at most once a minute (or once a tenth of the idle timeout,
+    if that is shorter), so checking a token is a read almost every time: writing on every
+    request would serialise requests on SQLite's single writer. The price is precision: a
+    session may end up to that minute before ``SESSION_IDLE_MINUTES`` after its last use,
+    never after.
     """
     if not token:
         raise SessionInvalid
-    row = session.exec(
-        select(LoginSession, User)
-        .join(User, User.id == LoginSession.user_id)  # type: ignore[arg-type]
-        .where(LoginSession.token_hash == hash_session_token(token))
-    ).first()
+    row = session.exec(_SESSION_LOOKUP, params={"token_hash": hash_session_token(token)}).first()
     if row is None:
         raise SessionInvalid
-    login, user = row
+    user, login_id, last_seen_at, expires_at, revoked_at = row
     now = utc_now()
     idle_timeout = timedelta(minutes=settings.SESSION_IDLE_MINUTES)
-    if login.revoked_at is not None or now >= login.expires_at or now - login.last_seen_at >= idle_timeout:
+    if revoked_at is not None or now >= expires_at or now - last_seen_at >= idle_timeout:
         raise SessionInvalid
-    # Writing on every request would serialise readers on SQLite; a coarse last-seen is enough.
-    if touch and now - login.last_seen_at >= min(timedelta(minutes=1), idle_timeout / 10):
-        login.last_seen_at = now
-        session.add(login)
+    if touch and now - last_seen_at >= min(timedelta(minutes=1), idle_timeout / 10):
+        session.exec(update(LoginSession).where(LoginSession.id == login_id).values(last_seen_at=now))  # type: ignore[arg-type]
         session.commit()
         session.refresh(user)
     return user

@@ -2,7 +2,7 @@
 
 The routes parse, call `voice_app.rooms.service`, and map its named errors to a status in
 `_service_errors`. Every status a route can answer is declared, so the OpenAPI docs (`/docs`)
-list it with its schema.
+list it with its schema (`voice_app.api_errors` adds the 400 every route with a body can give).
 """
 
 from __future__ import annotations
@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from voice_app.api_errors import NOT_SIGNED_IN, error_responses
 from voice_app.auth.deps import CurrentUser, SessionDep
 from voice_app.rooms.names import RoomName
 from voice_app.rooms.service import (
@@ -30,25 +31,6 @@ router = APIRouter(prefix="/api", tags=["rooms"])
 
 LIVEKIT_UNREACHABLE = "LiveKit is unreachable; try again in a moment."
 ROOM_NOT_OWNED = "This room belongs to another user."
-
-
-class ErrorResponse(BaseModel):
-    """Every error this API answers with."""
-
-    detail: str = Field(description="What went wrong, as a sentence.")
-
-
-class FieldError(BaseModel):
-    """One invalid field of a request."""
-
-    field: str
-    message: str
-
-
-class ValidationErrorResponse(ErrorResponse):
-    """The request was malformed or broke a rule; ``errors`` names the fields when it can."""
-
-    errors: list[FieldError] = Field(default_factory=list)
 
 
 class CreateRoomRequest(BaseModel):
@@ -94,15 +76,14 @@ class TokenResponse(BaseModel):
     expires_at: datetime = Field(description="When the token can no longer be used to join.")
 
 
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    descriptions = {
-        400: ("The body could not be decoded (it is not UTF-8 text).", ErrorResponse),
-        401: ("Not signed in, or the session has expired.", ErrorResponse),
-        403: (ROOM_NOT_OWNED, ErrorResponse),
-        422: ("The body is not valid JSON, or a room name breaks the naming rule.", ValidationErrorResponse),
-        503: (LIVEKIT_UNREACHABLE, ErrorResponse),
+_ERRORS = error_responses(
+    {
+        401: NOT_SIGNED_IN,
+        403: ROOM_NOT_OWNED,
+        422: "The body is not valid JSON, or a room name breaks the naming rule.",
+        503: LIVEKIT_UNREACHABLE,
     }
-    return {code: {"model": descriptions[code][1], "description": descriptions[code][0]} for code in codes}
+)
 
 
 @contextmanager
@@ -125,7 +106,7 @@ def _service_errors() -> Iterator[None]:
     response_description="A new room was created for the caller.",
     responses={
         200: {"model": CreateRoomResponse, "description": "The caller's room existed already."},
-        **_errors(400, 401, 403, 422, 503),
+        **_ERRORS,
     },
     summary="Create a LiveKit room owned by the caller",
 )
@@ -154,7 +135,7 @@ async def create_room(
     "/generate-token",
     response_model=TokenResponse,
     response_description="A token for the caller's room (which was created if it was new).",
-    responses=_errors(400, 401, 403, 422, 503),
+    responses=_ERRORS,
     summary="Get a token to join one of the caller's rooms",
 )
 async def generate_token(
