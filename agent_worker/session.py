@@ -40,6 +40,9 @@ from agent_worker.transcripts import TranscriptStore, engine_for
 
 logger = logging.getLogger(__name__)
 
+LLM_PROVIDER_ATTRIBUTE = "voice-app.llm"
+"""Agent participant attribute: which provider runs the LLM (``local``, ``openai``, ``compatible``)."""
+
 TYPED_MARK = "voice_app_typed"
 """Set in ``ChatMessage.extra`` on user messages that came from the chat, not the microphone."""
 
@@ -82,6 +85,8 @@ async def entrypoint(ctx: JobContext) -> None:
         return
 
     await ctx.connect()
+    # The talk page reads this to say plainly when the tiny offline LLM is the one answering.
+    await ctx.room.local_participant.set_attributes({LLM_PROVIDER_ATTRIBUTE: pipeline.providers["llm"]})
     participant = await ctx.wait_for_participant()
     room_options.participant_identity = participant.identity
     store = _open_transcripts(settings, ctx, participant, metadata)

@@ -87,8 +87,10 @@ async def test_the_agent_joins_within_seconds_and_greets_the_user_by_name(
             lambda: [t for t in client.agent_transcripts() if "Ada Lovelace" in t.text],
             GREETING_TIMEOUT,
         )
+        llm_provider = client.agent_attribute("voice-app.llm")
     finally:
         await client.close()
+    assert llm_provider == "local", "the agent announces which LLM answers, so the page can say so"
     assert client.agent_joined_at is not None
     assert client.agent_joined_at - started < 10
     assert greeting[0].text.startswith("Hello Ada Lovelace")

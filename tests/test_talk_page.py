@@ -175,6 +175,7 @@ def test_a_new_user_talks_with_the_agent_and_finds_the_conversation_in_history(
     expect(status).to_have_text("Listening", timeout=AGENT_TIMEOUT_MS)
     greeting = page.locator('.caption[data-role="agent"] .caption-text').first
     expect(greeting).to_contain_text("Hello Ada!", timeout=AGENT_TIMEOUT_MS)
+    expect(page.locator("#offline-model-notice")).to_contain_text("small offline model")
     shots.take(page, "greeted")
 
     spoken = page.locator(f'{USER_SPOKEN}[data-final="true"]').first

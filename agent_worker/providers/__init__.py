@@ -60,6 +60,8 @@ class Pipeline:
     llm: llm.LLM
     tts: tts.TTS
     name: str
+    providers: dict[Stage, str] = field(default_factory=dict)
+    """Which provider runs each stage (``local``, ``openai``, ``compatible``)."""
     fallbacks: dict[Stage, Fallback] = field(default_factory=dict)
 
 
@@ -95,7 +97,14 @@ def build_pipeline(settings: WorkerSettings, models: ProcessModels) -> Pipeline:
         name = providers["stt"]
     else:
         name = " ".join(f"{stage}={provider}" for stage, provider in providers.items())
-    return Pipeline(stt=stages["stt"], llm=stages["llm"], tts=stages["tts"], name=name, fallbacks=fallbacks)
+    return Pipeline(
+        stt=stages["stt"],
+        llm=stages["llm"],
+        tts=stages["tts"],
+        name=name,
+        providers=providers,
+        fallbacks=fallbacks,
+    )
 
 
 def _local_stage(stage: Stage, models: ProcessModels) -> Any:

@@ -126,6 +126,13 @@ class VoiceClient:
                 return participant.identity
         return None
 
+    def agent_attribute(self, name: str) -> str | None:
+        """An attribute the agent participant set on itself, if it joined and set it."""
+        for participant in self.room.remote_participants.values():
+            if participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
+                return participant.attributes.get(name)
+        return None
+
     def agent_transcripts(self, after: float = 0.0) -> list[Transcript]:
         """What the agent said (as text), received after ``after``."""
         agent = self.agent_identity

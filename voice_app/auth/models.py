@@ -5,12 +5,26 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Annotated
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, WithJsonSchema
 from sqlmodel import Field, SQLModel
 
-from voice_app.auth.validation import DisplayName, EmailAddress, LoginEmail, LoginPassword, NewPassword
+from voice_app.auth.validation import (
+    _COMMON_PASSWORDS,
+    DISPLAY_NAME_MAX_CHARS,
+    EMAIL_MAX_CHARS,
+    PASSWORD_MAX_CHARS,
+    PASSWORD_MIN_CHARS,
+    DisplayName,
+    EmailAddress,
+    LoginEmail,
+    LoginPassword,
+    NewPassword,
+)
 
 
 def utc_now() -> datetime:
@@ -55,14 +69,66 @@ class LoginSession(SQLModel, table=True):
     revoked_at: datetime | None = None
 
 
+# The rules of `validation.py` written as JSON Schema, for the API docs and for clients that
+# generate requests from them (tests/test_api_schema.py checks that the two agree). The schemas
+# only document: `validation.py` enforces, so every message keeps its words. What a schema cannot
+# say (an email's exact shape, lengths after Unicode normalisation) is left to those checks.
+# Character classes: control characters, which no field may hold (Unicode Cc, Zl, Zp); what
+# `str.strip()` trims from emails and names; and the trimmed characters that are not controls.
+_CONTROL = r"\u0000-\u001f\u007f-\u009f\u2028\u2029"
+_SPACE = r"\t-\r\u001c-\u001f \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_VISIBLE_SPACE = r" \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"
+
+
+def _any_case_one_of(words: Iterable[str]) -> str:
+    """A pattern matching exactly one of ``words`` in any letter case (JSON Schema has no flags)."""
+
+    def any_case(word: str) -> str:
+        return "".join(
+            f"[{char.lower()}{char.upper()}]" if char.isalpha() else re.escape(char) for char in word
+        )
+
+    return "^(?:" + "|".join(any_case(word) for word in sorted(words)) + ")$"
+
+
+_EMAIL_SCHEMA = {
+    "type": "string",
+    "format": "email",
+    "maxLength": EMAIL_MAX_CHARS,
+    "description": "Surrounding spaces are trimmed; letter case does not make a different account.",
+}
+_DISPLAY_NAME_SCHEMA = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": DISPLAY_NAME_MAX_CHARS,
+    "pattern": f"^[^{_CONTROL}]*[^{_CONTROL}{_VISIBLE_SPACE}][^{_CONTROL}]*$",
+    "description": "Any script and emoji; no line breaks or control characters.",
+}
+_NEW_PASSWORD_SCHEMA = {
+    "type": "string",
+    "minLength": PASSWORD_MIN_CHARS,
+    "maxLength": PASSWORD_MAX_CHARS,
+    "pattern": f"^[^{_CONTROL}]*$",
+    "not": {"pattern": _any_case_one_of(_COMMON_PASSWORDS)},
+    "description": "Any Unicode, no composition rules; the most common passwords are refused.",
+}
+_LOGIN_EMAIL_SCHEMA = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": EMAIL_MAX_CHARS,
+    "pattern": f"[^{_SPACE}]",
+}
+_LOGIN_PASSWORD_SCHEMA = {"type": "string", "minLength": 1, "maxLength": PASSWORD_MAX_CHARS}
+
+
 class UserRegister(SQLModel):
     """What a new user sends to sign up (validated by the rules in ``validation.py``)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    email: EmailAddress
-    display_name: DisplayName
-    password: NewPassword
+    email: Annotated[EmailAddress, WithJsonSchema(_EMAIL_SCHEMA)]
+    display_name: Annotated[DisplayName, WithJsonSchema(_DISPLAY_NAME_SCHEMA)]
+    password: Annotated[NewPassword, WithJsonSchema(_NEW_PASSWORD_SCHEMA)]
 
 
 class UserLogin(SQLModel):
@@ -70,8 +136,8 @@ class UserLogin(SQLModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    email: LoginEmail
-    password: LoginPassword
+    email: Annotated[LoginEmail, WithJsonSchema(_LOGIN_EMAIL_SCHEMA)]
+    password: Annotated[LoginPassword, WithJsonSchema(_LOGIN_PASSWORD_SCHEMA)]
 
 
 class LoginResult(SQLModel):

@@ -152,9 +152,12 @@ function SessionBridge({ serverUrl, token, connect, outgoingChat, latencyTopic, 
   }, [connect, room, serverUrl, token, handlers]);
 
   const stage = stageOf(session.connectionState, agent.state);
+  const llmProvider = agent.attributes?.["voice-app.llm"] ?? "";
   useEffect(() => {
-    if (stage !== "disconnected") handlers.current.onStateChange?.({ stage, agent_state: agent.state });
-  }, [stage, agent.state, handlers]);
+    if (stage !== "disconnected") {
+      handlers.current.onStateChange?.({ stage, agent_state: agent.state, llm_provider: llmProvider });
+    }
+  }, [stage, agent.state, llmProvider, handlers]);
 
   const failure = agent.state === "failed" ? agent.failureReasons.join(" ") : "";
   useEffect(() => {

@@ -145,6 +145,26 @@ def _problem_callout() -> rx.Component:
     )
 
 
+def _offline_model_notice() -> rx.Component:
+    """Say plainly that the offline LLM is tiny, and how to switch to a real one."""
+    return rx.cond(
+        TalkState.llm_provider == "local",
+        rx.callout.root(
+            rx.callout.icon(rx.icon("info")),
+            rx.callout.text(
+                "You are talking to the small offline model (SmolLM2-135M on this computer's CPU): "
+                "it proves the pipeline, but its answers are short and often wrong. For a real model, "
+                "set OPENAI_API_KEY, or LLM_BASE_URL and LLM_MODEL for Ollama or vLLM, in the agent "
+                "worker's environment and restart it."
+            ),
+            id="offline-model-notice",
+            color_scheme="amber",
+            variant="surface",
+            width="100%",
+        ),
+    )
+
+
 def _toggle(label: str, source: lk.TrackSource) -> rx.Component:
     return lk.track_toggle(
         label,
@@ -415,6 +435,7 @@ def talk_page() -> rx.Component:
         rx.vstack(
             rx.heading("Talk to the agent", size="6", as_="h1"),
             _problem_callout(),
+            _offline_model_notice(),
             rx.grid(
                 _agent_panel(),
                 _conversation_panel(),

@@ -198,6 +198,8 @@ class TalkState(AuthState):
     """The conversation on the talk page (one per browser tab)."""
 
     stage: str = "idle"
+    llm_provider: str = ""
+    """Which provider the agent's LLM runs on, as the agent announces it (``local`` = the tiny offline model)."""
     server_url: str = ""
     livekit_token: str = ""
     room_name: str = ""
@@ -244,6 +246,7 @@ class TalkState(AuthState):
 
     def _clear_conversation(self) -> None:
         self.stage = "idle"
+        self.llm_provider = ""
         self.server_url = self.livekit_token = self.room_name = ""
         self.connect = False
         self.problem = ""
@@ -318,6 +321,7 @@ class TalkState(AuthState):
         stage = report.get("stage")
         if self.connect and stage in _REPORTED_STAGES:
             self.stage = stage
+            self.llm_provider = str(report.get("llm_provider") or "")
 
     @rx.event
     def transcript_changed(self, changed: list[dict[str, Any]]) -> None:
