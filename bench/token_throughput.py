@@ -5,17 +5,22 @@ same share of whatever else the machine is doing:
 
 - **backend**: the real backend as deployed (`reflex run --env prod --backend-only`, one
   Granian worker, migrated SQLite, a real livekit-server), a signed-in user asking for a token
-  for their existing room: bearer-session lookup, ownership check, signing, JSON.
+  for their existing room: bearer-session lookup, ownership check, signing, JSON. With
+  `--workers N` (N > 1) it runs as production does with `REDIS_URL` set: a redis-server for
+  Reflex's state and N Granian workers (`GRANIAN_WORKERS`; Reflex's own default there is
+  2 x cores + 1).
 - **baseline**: a bare Starlette endpoint under uvicorn (one worker) that signs the same JWT with
   the same `issue_participant_token`, with no session, no database and no FastAPI.
 
 The load generator is a minimal keep-alive HTTP/1.1 client on asyncio (64 connections, each
 sending its next request when the last answer arrived) in this process; requests/s counts 200s
-only, and any other answer is listed. The server's CPU time per request (from /proc) is reported too: it barely moves when other
-programs compete for the cores, so it separates "slow code" from "busy machine". Writes
-bench/results/token_throughput.json and prints a markdown table.
+only, and any other answer is listed. The server's CPU time per request (from /proc) is reported
+too: it barely moves when other programs compete for the cores, so it separates "slow code" from
+"busy machine". The load generator shares the machine's cores with the servers. Writes
+bench/results/token_throughput.json (`token_throughput_<N>_workers.json` with `--workers N`) and
+prints a markdown table.
 
-    .venv/bin/python bench/token_throughput.py [--seconds 12] [--rounds 3]
+    .venv/bin/python bench/token_throughput.py [--seconds 12] [--rounds 3] [--workers 1]
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import redis
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -225,7 +231,21 @@ def _pid(process: ManagedProcess) -> int:
     return process.process.pid  # the leader of its own process group (start_new_session)
 
 
-def run_benchmark(seconds: float, rounds: int) -> dict:
+def _start_redis(workdir: Path) -> tuple[ManagedProcess, str]:
+    """A throwaway redis-server on loopback (Reflex needs one to run several workers)."""
+    port = free_port()
+    redis_server = ManagedProcess(
+        "redis",
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        log_dir=workdir,
+    )
+    redis_server.start()
+    url = f"redis://127.0.0.1:{port}/0"
+    wait_until(lambda: redis.Redis.from_url(url).ping(), timeout=20, what="redis-server answering PING")
+    return redis_server, url
+
+
+def run_benchmark(seconds: float, rounds: int, workers: int = 1) -> dict:
     """Start livekit-server, the backend and the baseline; measure both; stop everything."""
     load_before = os.getloadavg()[0]
     workdir = Path(tempfile.mkdtemp(prefix="token-bench-"))
@@ -234,6 +254,10 @@ def run_benchmark(seconds: float, rounds: int) -> dict:
     try:
         backend_port, baseline_port = free_port(), free_port()
         env = {**livekit.env(), "DATABASE_URL": new_database(workdir), "BACKEND_PORT": str(backend_port)}
+        if workers > 1:
+            redis_server, redis_url = _start_redis(workdir)
+            processes.append(redis_server)
+            env |= {"REDIS_URL": redis_url, "GRANIAN_WORKERS": str(workers)}
         backend = ManagedProcess(
             "backend",
             ["reflex", "run", "--env", "prod", "--backend-only", "--backend-port", str(backend_port)],
@@ -289,6 +313,9 @@ def run_benchmark(seconds: float, rounds: int) -> dict:
         livekit.stop()
 
     share = backend_result["requests_per_second"] / max(baseline_result["requests_per_second"], 0.1)
+    backend_server = "reflex --env prod --backend-only (Granian, " + (
+        "1 worker)" if workers == 1 else f"{workers} workers, Redis)"
+    )
     backend_all_ok = set(backend_result["statuses"]) == {"200"} and not backend_result["connection_errors"]
     return {
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -298,9 +325,10 @@ def run_benchmark(seconds: float, rounds: int) -> dict:
         "concurrency": CONCURRENCY,
         "seconds": seconds,
         "rounds": rounds,
-        "backend": {"server": "reflex --env prod --backend-only (Granian, 1 worker)", **backend_result},
+        "backend": {"server": backend_server, **backend_result},
         "baseline": {"server": "Starlette + uvicorn (1 worker, h11, asyncio loop)", **baseline_result},
         "backend_session_lookup_only": {"server": "same backend, GET /api/me", **session_result},
+        "backend_workers": workers,
         "share_of_baseline": round(share, 2),
         "targets": {
             "requests_per_second": TARGET_REQUESTS_PER_SECOND,
@@ -321,10 +349,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=12.0, help="measured seconds per server")
     parser.add_argument("--rounds", type=int, default=3, help="alternations between the two servers")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="Granian workers; above 1 also starts Redis, as production does",
+    )
     args = parser.parse_args()
-    result = run_benchmark(args.seconds, args.rounds)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    result = run_benchmark(args.seconds, args.rounds, args.workers)
+    results = RESULTS if args.workers == 1 else RESULTS.with_stem(f"{RESULTS.stem}_{args.workers}_workers")
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps(result, indent=2) + "\n")
     print(
         f"| concurrency {CONCURRENCY}, {result['machine']} | requests/s | p50 ms | p99 ms | CPU ms/request |"
     )

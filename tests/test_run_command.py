@@ -74,8 +74,12 @@ def test_make_dev_starts_all_three_processes_and_ctrl_c_leaves_none_behind(tmp_p
         output = log_path.read_text(errors="replace")
         for prefix in ("livekit |", "agent |", "app |"):
             assert prefix in output, f"no log line prefixed {prefix!r}"
-        health = httpx.get(f"http://127.0.0.1:{ports['BACKEND_PORT']}/api/health", timeout=10)
-        assert health.json()["livekit"] == "ok"
+        health_url = f"http://127.0.0.1:{ports['BACKEND_PORT']}/api/health"
+        wait_until(
+            lambda: httpx.get(health_url, timeout=10).json()["livekit"] == "ok",
+            timeout=60,
+            what="the backend reporting the dev livekit-server healthy",
+        )
 
         os.killpg(make.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
         make.wait(timeout=60)

@@ -19,7 +19,10 @@ def index() -> rx.Component:
     return rx.center(rx.spinner(size="3"), height="100vh")
 
 
-app = rx.App(api_transformer=fastapi_app)
+app = rx.App(
+    api_transformer=fastapi_app,
+    head_components=[rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")],
+)
 app.register_lifespan_task(livekit_client_lifespan)
 app.add_page(index, route=routes.HOME, title="voice-app", on_load=rx.redirect(routes.TALK, replace=True))
 app.add_page(auth_pages.signup_page, route=routes.SIGNUP, title="Create an account · voice-app",

@@ -181,16 +181,20 @@ def app_server(
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[object]:
-    """Playwright's sync API (kept apart from pytest-asyncio's loop), one per session."""
+    """Playwright's sync API, started per test module.
+
+    While it runs, its event loop is the thread's running loop, and pytest-asyncio cannot run an
+    async test; module scope stops it when the browser tests of a module are done.
+    """
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium(playwright) -> Iterator[object]:  # type: ignore[no-untyped-def]
     """Debian's Chromium driven by Playwright; its fake microphone plays a beep."""
     browser = launch_chromium(playwright)

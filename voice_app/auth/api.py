@@ -85,13 +85,13 @@ async def login(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses({401: NOT_SIGNED_IN}),
 )
-def logout(_user: CurrentUser, token: BearerToken, session: SessionDep) -> Response:
+async def logout(_user: CurrentUser, token: BearerToken, session: SessionDep) -> Response:
     """Sign this token's session out on the server; the token is refused from now on."""
     service.revoke_session(session=session, token=token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/api/me", response_model=UserPublic, responses=error_responses({401: NOT_SIGNED_IN}))
-def read_me(user: CurrentUser) -> UserPublic:
+async def read_me(user: CurrentUser) -> UserPublic:
     """The signed-in user (never the password hash)."""
     return UserPublic.model_validate(user)

@@ -1,7 +1,11 @@
 """FastAPI dependencies for routes: a database session and the signed-in user.
 
-Routes read ``def read_me(user: CurrentUser)``. A missing, unknown, expired or revoked bearer
-token is answered with ``401`` JSON and ``WWW-Authenticate: Bearer`` before the route runs.
+Routes read ``async def read_me(user: CurrentUser)``. A missing, unknown, expired or revoked
+bearer token is answered with ``401`` JSON and ``WWW-Authenticate: Bearer`` before the route runs.
+
+Every dependency here is ``async``: FastAPI runs a sync one on its 40 worker threads, which costs
+a thread hop per request, and requests that hold a database connection while waiting for a
+thread are how a burst of 64 requests once deadlocked the backend.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from sqlmodel import Session
 
 from voice_app.auth import service
 from voice_app.auth.models import User
-from voice_app.db import get_db_session, get_engine
+from voice_app.db import get_db_session
 from voice_app.settings import Settings, get_settings
 
 
@@ -46,17 +50,16 @@ async def get_bearer_token(
 BearerToken = Annotated[str, Depends(get_bearer_token)]
 
 
-async def get_current_user(token: BearerToken, settings: SettingsDep) -> User:
+async def get_current_user(session: SessionDep, token: BearerToken, settings: SettingsDep) -> User:
     """The user whose live session token the request carries (refreshes the idle timer).
 
-    Runs on the event loop: it is one indexed SELECT (a write at most once a minute per
-    session), well under a millisecond. It uses its own short session, so the request holds
-    no connection while it waits for its handler; the returned user is detached, with every
-    column loaded.
+    Runs on the event loop: it is one indexed SELECT (and a write at most once a minute per
+    session), a fraction of a millisecond. It shares the request's session, so a route that
+    reads the database too checks out one connection, not two; keep such routes ``async``,
+    or the connection waits with them for a worker thread.
     """
     try:
-        with Session(get_engine()) as session:
-            return service.resolve_session(session=session, token=token, settings=settings)
+        return service.resolve_session(session=session, token=token, settings=settings)
     except service.SessionInvalid:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
