@@ -4,13 +4,15 @@ The engine is created lazily from ``DATABASE_URL`` so importing models never ope
 connection. SQLite gets WAL mode and a busy timeout because the agent worker writes
 conversation messages to the same file while the backend serves requests.
 
-Connection pools never make a caller wait. API requests use the database from the event loop
-(the session dependency and the signed-in-user lookup are ``async``), and the connection a
-waiting checkout needs can only come back when another request on that same loop finishes:
-a pool that blocks on exhaustion stalls the whole process until its timeout. So each pool
+Connection pools never make a caller wait. A bounded pool once deadlocked the backend: sync
+dependencies ran on FastAPI's 40 worker threads, 40 of them blocked checking out a connection
+from a full 15-connection pool, and the requests holding those connections waited for a thread
+to run their route, until the pool's 30 s timeout turned them all into 500s. Now API requests
+use the database from the event loop (the session dependency, the signed-in-user lookup and the
+routes are ``async``), where a blocking checkout would stall every request at once. So each pool
 keeps ``POOL_KEPT_CONNECTIONS`` open between requests and opens more while a burst needs them
-(``max_overflow=-1``), closing the extra ones as they come back. Requests keep a connection
-only while their handler runs (see :func:`get_db_session`), so a burst needs few.
+(``max_overflow=-1``), closing the extra ones as they come back. A request holds a connection
+only while its handler runs (see :func:`get_db_session`), so a burst needs few.
 """
 
 from __future__ import annotations
@@ -24,7 +26,10 @@ from sqlmodel import Session, create_engine
 POOL_KEPT_CONNECTIONS = 10
 """Connections a pool keeps open between requests (more are opened, never waited for)."""
 SQLITE_BUSY_TIMEOUT_SECONDS = 15
-"""How long a write waits for another process (the agent worker) to finish its own write."""
+"""How long a write waits for another process (the agent worker) to finish its own write.
+
+The wait blocks the backend's event loop; the worker's writes are short transactions, and the
+backend's hot path writes at most once a minute per session, so it is rare and brief."""
 
 
 def make_engine(database_url: str) -> Engine:
@@ -62,10 +67,9 @@ def get_engine() -> Engine:
 async def get_db_session() -> AsyncIterator[Session]:
     """FastAPI dependency: one session per request, closed on the event loop afterwards.
 
-    ``async`` so that closing it never waits for a worker thread: with a sync generator FastAPI
-    runs the close in its thread pool, which requests waiting for a connection may all occupy.
-    Declare it with ``scope="function"`` (as ``SessionDep`` does) so the connection goes back
-    to the pool when the handler returns, not after a slow client has read the response.
+    ``async`` so that opening and closing it cost no trip to a worker thread. Declare it with
+    ``scope="function"`` (as ``SessionDep`` does) so the connection goes back to the pool when
+    the handler returns, not after a slow client has read the response.
     """
     with Session(get_engine()) as session:
         yield session

@@ -42,11 +42,7 @@ async def register(body: UserRegister, session: SessionDep) -> UserPublic:
     return UserPublic.model_validate(user)
 
 
-@router.post(
-    "/api/auth/login",
-    response_model=LoginResult,
-    responses=_LOGIN_ERRORS,
-)
+@router.post("/api/auth/login", response_model=LoginResult, responses=_LOGIN_ERRORS)
 async def login(
     body: UserLogin, session: SessionDep, settings: SettingsDep, address: ClientAddress
 ) -> LoginResult:
