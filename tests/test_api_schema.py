@@ -7,6 +7,8 @@ undocumented status, or break the documented response schema.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx
 import pytest
 import schemathesis
@@ -16,8 +18,18 @@ from schemathesis import GenerationMode
 
 from tests.factories import SignedInUser, sign_in
 from tests.support.backend import Backend
+from tests.support.livekit import LiveKitServer
 
 MAX_EXAMPLES_PER_ROUTE = 100  # about 20 s for the whole file on 2 cores
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory: pytest.TempPathFactory, livekit_server: LiveKitServer) -> Iterator[Backend]:
+    """A backend of this module's own: the hundreds of generated failed logins get 127.0.0.1
+    throttled, which must not spill over into the tests that share the session's backend."""
+    server = Backend(tmp_path_factory.mktemp("schema-backend"), livekit_server).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="module")
