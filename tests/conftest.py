@@ -10,3 +10,13 @@ pytest_plugins = [
     "tests.support.browser",
     "tests.support.production",
 ]
+
+
+def pytest_collection_modifyitems(items: list) -> None:  # type: ignore[type-arg]
+    """Run the `make dev` test first.
+
+    `make dev` compiles the app into the repository's `.web/` with its own ports; a full app
+    started earlier in the session (browser tests) serves that same folder and would be pointed
+    at the stopped dev backend.
+    """
+    items.sort(key=lambda item: 0 if item.nodeid.startswith("tests/test_run_command.py") else 1)
