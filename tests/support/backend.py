@@ -22,7 +22,7 @@ def migrate_database(database_url: str) -> None:
         env=tool_env({"DATABASE_URL": database_url}),
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         check=False,
     )
     if result.returncode != 0:
