@@ -55,6 +55,15 @@ def fill_login(page: Page, email: str, password: str) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
+def sign_in_through_the_page(page: Page, app_server: AppServer, api: httpx.Client) -> str | None:
+    """A new user signs in on the login page and lands on the talk page; returns the stored token."""
+    email = register_user(api)["email"]
+    page.goto(url(app_server, routes.LOGIN))
+    fill_login(page, email, DEFAULT_PASSWORD)
+    page.wait_for_url(at(routes.TALK))
+    return stored_token(page)
+
+
 def fill_signup(page: Page, display_name: str, email: str, password: str) -> None:
     page.get_by_label("Your name").fill(display_name)
     page.get_by_label("Email").fill(email)
@@ -129,11 +138,7 @@ def test_a_protected_page_sends_a_visitor_to_login_and_back_and_a_reload_keeps_t
 def test_signing_out_in_one_tab_signs_out_the_others(
     page: Page, app_server: AppServer, api: httpx.Client
 ) -> None:
-    email = register_user(api)["email"]
-    page.goto(url(app_server, routes.LOGIN))
-    fill_login(page, email, DEFAULT_PASSWORD)
-    page.wait_for_url(at(routes.TALK))
-    token = stored_token(page)
+    token = sign_in_through_the_page(page, app_server, api)
     context: BrowserContext = page.context
     other_tab = context.new_page()
     other_tab.set_default_timeout(PAGE_TIMEOUT_MS)
@@ -151,11 +156,7 @@ def test_signing_out_in_one_tab_signs_out_the_others(
 def test_a_session_revoked_on_the_server_is_refused_at_the_next_page_visit(
     page: Page, app_server: AppServer, api: httpx.Client
 ) -> None:
-    email = register_user(api)["email"]
-    page.goto(url(app_server, routes.LOGIN))
-    fill_login(page, email, DEFAULT_PASSWORD)
-    page.wait_for_url(at(routes.TALK))
-    token = stored_token(page)
+    token = sign_in_through_the_page(page, app_server, api)
 
     assert api.post("/api/auth/logout", headers={"Authorization": f"Bearer {token}"}).status_code == 204
     page.goto(url(app_server, PROTECTED))
