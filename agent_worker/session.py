@@ -87,12 +87,30 @@ async def entrypoint(ctx: JobContext) -> None:
     await ctx.connect()
     # The talk page reads this to say plainly when the tiny offline LLM is the one answering.
     await ctx.room.local_participant.set_attributes({LLM_PROVIDER_ATTRIBUTE: pipeline.providers["llm"]})
-    participant = await ctx.wait_for_participant()
+    try:
+        participant = await asyncio.wait_for(ctx.wait_for_participant(), settings.USER_JOIN_TIMEOUT_SECONDS)
+    except TimeoutError:
+        await _leave_unused_room(ctx, settings.USER_JOIN_TIMEOUT_SECONDS)
+        return
     room_options.participant_identity = participant.identity
     store = _open_transcripts(settings, ctx, participant, metadata)
     ConversationObserver(ctx, session, pipeline, store).watch()
     logger.info("conversation started", extra={"pipeline": pipeline.name})
     await session.start(agent=agent, room=ctx.room, room_options=room_options)
+
+
+async def _leave_unused_room(ctx: JobContext, waited_seconds: float) -> None:
+    """Nobody joined: delete the room and end the job.
+
+    Deleting means a later join re-creates the room with a new dispatch; waiting for LiveKit's
+    empty timeout instead would hold a process with the models loaded for minutes.
+    """
+    logger.info("no user joined; leaving the room", extra={"waited_seconds": waited_seconds})
+    try:
+        await ctx.delete_room()
+    except Exception:  # the room may already be gone; the job ends either way
+        logger.warning("could not delete the unused room", exc_info=True)
+    ctx.shutdown(reason="no user joined")
 
 
 async def answer_typed_message(session: AgentSession, event: room_io.TextInputEvent) -> None:

@@ -65,6 +65,10 @@ class WorkerSettings(BaseSettings):
     DRAIN_TIMEOUT_SECONDS: int = Field(default=300, gt=0)
     """On SIGTERM (``start`` mode) running conversations may go on this long before the worker
     exits; the orchestrator's grace period (compose ``stop_grace_period``) must be longer."""
+    USER_JOIN_TIMEOUT_SECONDS: float = Field(default=60, gt=0)
+    """A dispatched agent waits this long for its user to join the room. If nobody comes (a room
+    made through the API and never used), it deletes the empty room and ends the job, freeing its
+    process; the user's next join re-creates the room and brings a fresh agent."""
     WORKER_IDLE_PROCESSES: int = Field(default=1, ge=0)
     """Job processes kept warm (models loaded) for the next conversation. Each holds its own
     copy of the offline models, so keep this small on small machines."""

@@ -31,9 +31,11 @@ SPOKEN_QUESTION = "What is the weather like in Paris today?"
 
 
 @asynccontextmanager
-async def talking(api: httpx.Client, user: SignedInUser) -> AsyncIterator[VoiceClient]:
+async def talking(
+    api: httpx.Client, user: SignedInUser, room: str | None = None
+) -> AsyncIterator[VoiceClient]:
     """The user joins their room and hears the agent's greeting; they leave at the end."""
-    client = await VoiceClient.join(api, user)
+    client = await VoiceClient.join(api, user, room)
     try:
         await client.wait_for("the agent's greeting", lambda: client.agent_transcripts(), GREETING_TIMEOUT)
         yield client
@@ -221,6 +223,40 @@ async def test_the_user_leaving_ends_the_agents_job(
     while await agents_in_room(livekit_server, client.room_name):
         assert time.monotonic() < deadline, "the agent stayed in the room after the user left"
         await asyncio.sleep(0.5)
+
+
+async def room_exists(livekit: LiveKitServer, room: str) -> bool:
+    async with livekit_api.LiveKitAPI(livekit.http_url, livekit.api_key, livekit.api_secret) as lk:
+        response = await lk.room.list_rooms(livekit_api.ListRoomsRequest(names=[room]))
+    return bool(response.rooms)
+
+
+async def test_an_agent_nobody_joins_leaves_and_the_users_later_join_brings_a_new_one(
+    isolated_deployment: Deployment,
+) -> None:
+    worker = isolated_deployment.worker("unused-room", extra_env={"USER_JOIN_TIMEOUT_SECONDS": "3"}).start()
+    livekit = isolated_deployment.livekit
+    try:
+        with httpx.Client(base_url=isolated_deployment.backend.base_url, timeout=30) as api:
+            user = sign_in(api, display_name="Grace")
+            created = await asyncio.to_thread(api.post, "/api/create-room", json={}, headers=user.headers)
+            assert created.status_code == 201, created.text
+            room = created.json()["room"]["name"]
+
+            deadline = time.monotonic() + 60
+            while not await agents_in_room(livekit, room):
+                assert time.monotonic() < deadline, f"no agent came to the new room:\n{worker.log_tail()}"
+                await asyncio.sleep(0.5)
+            while await room_exists(livekit, room):
+                assert time.monotonic() < deadline, "the agent kept the unused room open"
+                await asyncio.sleep(0.5)
+            assert "no user joined" in worker.log()
+
+            async with talking(api, user, room) as client:
+                assert client.room_name == room
+                assert "Grace" in client.agent_transcripts()[0].text
+    finally:
+        worker.stop()
 
 
 async def test_the_stored_conversation_matches_what_the_user_saw(

@@ -17,7 +17,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 from tests.factories import SignedInUser, sign_in
-from tests.support.backend import Backend
+from tests.support.backend import UNSERVED_AGENT_NAME, Backend
 from tests.support.livekit import LiveKitServer
 
 MAX_EXAMPLES_PER_ROUTE = 100  # about 20 s for the whole file on 2 cores
@@ -26,8 +26,11 @@ MAX_EXAMPLES_PER_ROUTE = 100  # about 20 s for the whole file on 2 cores
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory: pytest.TempPathFactory, livekit_server: LiveKitServer) -> Iterator[Backend]:
     """A backend of this module's own: the hundreds of generated failed logins get 127.0.0.1
-    throttled, which must not spill over into the tests that share the session's backend."""
-    server = Backend(tmp_path_factory.mktemp("schema-backend"), livekit_server).start()
+    throttled, which must not spill over into the tests that share the session's backend; and
+    its hundreds of generated rooms must not each send the session's worker a job."""
+    server = Backend(
+        tmp_path_factory.mktemp("schema-backend"), livekit_server, {"AGENT_NAME": UNSERVED_AGENT_NAME}
+    ).start()
     yield server
     server.stop()
 

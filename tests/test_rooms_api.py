@@ -20,15 +20,31 @@ from livekit import api as livekit_api
 from livekit import rtc
 
 from tests.factories import SignedInUser, sign_in
-from tests.support.backend import Backend
+from tests.support.backend import UNSERVED_AGENT_NAME, Backend
 from tests.support.livekit import LiveKitServer
 from tests.support.processes import wait_until
 
 TOKEN_TTL_SECONDS = 900
-AGENT_NAME = "voice-agent"
+AGENT_NAME = UNSERVED_AGENT_NAME
 ROOM_EMPTY_TIMEOUT_SECONDS = 300
 ROOM_MAX_PARTICIPANTS = 4
 DISPLAY_NAME = "Ada Lovelace"
+
+
+@pytest.fixture(scope="module")
+def backend(
+    tmp_path_factory: pytest.TempPathFactory, livekit_server: LiveKitServer, database_url: str
+) -> Iterator[Backend]:
+    """A backend of this module's own, dispatching an agent name no worker serves (these tests
+    check the dispatch, not the agent, and make dozens of rooms)."""
+    server = Backend(
+        tmp_path_factory.mktemp("rooms-backend"),
+        livekit_server,
+        {"AGENT_NAME": AGENT_NAME},
+        database_url=database_url,
+    ).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -25,13 +25,33 @@ app = rx.App(
 )
 app.register_lifespan_task(livekit_client_lifespan)
 app.add_page(index, route=routes.HOME, title="voice-app", on_load=rx.redirect(routes.TALK, replace=True))
-app.add_page(auth_pages.signup_page, route=routes.SIGNUP, title="Create an account · voice-app",
-             on_load=auth_pages.SignupFormState.redirect_if_signed_in)
-app.add_page(auth_pages.login_page, route=routes.LOGIN, title="Sign in · voice-app",
-             on_load=auth_pages.LoginFormState.redirect_if_signed_in)
-app.add_page(auth_pages.logout_page, route=routes.LOGOUT, title="Signed out · voice-app", on_load=AuthState.logout)
-app.add_page(talk_pages.talk_page, route=routes.TALK, title="Talk · voice-app", on_load=TalkState.reset_on_load)
-app.add_page(history_pages.history_page, route=routes.HISTORY, title="History · voice-app",
-             on_load=HistoryState.load_list)
-app.add_page(history_pages.conversation_page, route=DETAIL_ROUTE, title="Conversation · voice-app",
-             on_load=HistoryState.load_detail)
+app.add_page(
+    auth_pages.signup_page,
+    route=routes.SIGNUP,
+    title="Create an account · voice-app",
+    on_load=auth_pages.SignupFormState.redirect_if_signed_in,
+)
+app.add_page(
+    auth_pages.login_page,
+    route=routes.LOGIN,
+    title="Sign in · voice-app",
+    on_load=auth_pages.LoginFormState.redirect_if_signed_in,
+)
+app.add_page(
+    auth_pages.logout_page, route=routes.LOGOUT, title="Signed out · voice-app", on_load=AuthState.logout
+)
+app.add_page(
+    talk_pages.talk_page, route=routes.TALK, title="Talk · voice-app", on_load=TalkState.reset_on_load
+)
+app.add_page(
+    history_pages.history_page,
+    route=routes.HISTORY,
+    title="History · voice-app",
+    on_load=HistoryState.load_list,
+)
+app.add_page(
+    history_pages.conversation_page,
+    route=DETAIL_ROUTE,
+    title="Conversation · voice-app",
+    on_load=HistoryState.load_detail,
+)

@@ -48,6 +48,11 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return new_database(tmp_path_factory.mktemp("database"))
 
 
+UNSERVED_AGENT_NAME = "agent-that-no-worker-serves"
+"""For backends of tests that make many rooms but need no agent: the session's worker would
+otherwise start a job process, offline models and all, for every one of them."""
+
+
 class Backend:
     """One backend process. ``env`` holds the settings it was started with."""
 
