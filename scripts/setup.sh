@@ -35,8 +35,12 @@ need_debian_packages() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-# 1. System programs the app itself runs: espeak-ng speaks for the offline pipeline.
+# 1. System programs the app itself runs: espeak-ng speaks for the offline pipeline, and
+# PortAudio gives `python -m agent_worker console` the terminal's microphone and speaker.
 need_debian_packages espeak-ng:espeak-ng
+if ! ldconfig -p 2>/dev/null | grep -q 'libportaudio\.so\.2'; then
+  need_debian_packages portaudio-not-installed:libportaudio2
+fi
 if [ "$MODE" = "test" ]; then
   need_debian_packages chromium:chromium sox:sox redis-server:redis-server caddy:caddy docker-compose:docker-compose
   if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
