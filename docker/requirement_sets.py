@@ -39,6 +39,8 @@ SETS: dict[str, frozenset[str]] = {
             "psycopg",
             "redis",
             "livekit-api",
+            "pyjwt",
+            "protobuf",
         }
     ),
     # The livekit-agents worker, its providers, the offline models, and the shared tables it

@@ -91,7 +91,6 @@ class AuthState(rx.State):
             except service.SessionInvalid:
                 self.auth_token = ""
                 raise
-            session.expunge(user)
             return user
 
     def _here(self) -> str:
