@@ -21,6 +21,7 @@ from tests.factories import DEFAULT_PASSWORD, random_email, register_user
 from tests.support.browser import (
     ARTIFACTS_DIR,
     AppServer,
+    block_microphone,
     fake_microphone_args,
     isolated_tree,
     launch_chromium,
@@ -297,3 +298,39 @@ def test_without_an_agent_or_livekit_the_page_says_what_happened_and_offers_a_re
     expect(page.get_by_role("heading", name="Talk to the agent")).to_be_visible()
     expect(page.get_by_role("button", name="Start conversation")).to_be_enabled()
     shots.take(page, "livekit-unreachable")
+
+
+@pytest.fixture(scope="module")
+def chromium_that_asks(playwright) -> Iterator[Browser]:  # type: ignore[no-untyped-def]
+    """Chromium that applies its permission rules to the microphone instead of accepting."""
+    browser = launch_chromium(playwright, accept_media_prompts=False)
+    yield browser
+    browser.close()
+
+
+def test_with_the_microphone_blocked_the_page_says_how_to_fix_it_and_typing_still_works(
+    chromium_that_asks: Browser, app_server: AppServer, agent_worker: AgentWorker, shots: Screenshots
+) -> None:
+    page = chromium_that_asks.new_context(viewport={"width": 1280, "height": 860}).new_page()
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
+    block_microphone(chromium_that_asks)
+    try:
+        sign_in(page, app_server, registered_user(app_server, "Barbara"))
+        status = start_conversation(page, agent_worker)
+
+        problem = page.locator("#talk-problem")
+        expect(problem).to_contain_text("The microphone is blocked", timeout=AGENT_TIMEOUT_MS)
+        expect(problem).to_contain_text("type in the chat")
+        expect(page.locator('.caption[data-role="agent"]').first).to_contain_text(
+            "Barbara", timeout=AGENT_TIMEOUT_MS
+        )
+        expect(status).to_have_text("Listening", timeout=AGENT_TIMEOUT_MS)
+        shots.take(page, "microphone-blocked")
+
+        message = page.get_by_label("Message to the agent")
+        message.fill(TYPED_QUESTION)
+        message.press("Enter")
+        expect(agent_reply_after(page, USER_TYPED)).not_to_be_empty(timeout=AGENT_TIMEOUT_MS)
+        shots.take(page, "typed-reply-without-microphone")
+    finally:
+        page.context.close()

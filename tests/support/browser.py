@@ -32,7 +32,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--use-fake-ui-for-media-stream",
+    "--use-fake-ui-for-media-stream",  # ACCEPT_MEDIA_PROMPTS
     "--use-fake-device-for-media-stream",
     "--autoplay-policy=no-user-gesture-required",
 ]
@@ -53,11 +53,34 @@ def fake_microphone_args(wav: Path) -> list[str]:
     return [f"--use-file-for-fake-audio-capture={wav}%noloop"]
 
 
-def launch_chromium(playwright, extra_args: list[str] | None = None):  # type: ignore[no-untyped-def]
-    """Debian's Chromium, headless, with the project's flags and ``extra_args``."""
+ACCEPT_MEDIA_PROMPTS = "--use-fake-ui-for-media-stream"
+
+
+def launch_chromium(playwright, extra_args: list[str] | None = None, *, accept_media_prompts: bool = True):  # type: ignore[no-untyped-def]
+    """Debian's Chromium, headless, with the project's flags and ``extra_args``.
+
+    ``accept_media_prompts=False`` leaves the camera and microphone to the browser's own
+    permission rules (a context's permissions, or a site setting), as for a real user.
+    """
+    args = [arg for arg in CHROMIUM_ARGS if accept_media_prompts or arg != ACCEPT_MEDIA_PROMPTS]
     return playwright.chromium.launch(
-        executable_path=chromium_path(), args=[*CHROMIUM_ARGS, *(extra_args or [])], headless=True
+        executable_path=chromium_path(), args=[*args, *(extra_args or [])], headless=True
     )
+
+
+def block_microphone(browser) -> None:  # type: ignore[no-untyped-def]
+    """Set the microphone to "blocked" in every open context of ``browser``, as a user who
+    clicked Block in the permission prompt would have (Playwright does not name its contexts,
+    so give such a test a browser of its own)."""
+    session = browser.new_browser_cdp_session()
+    try:
+        for context_id in session.send("Target.getBrowserContexts")["browserContextIds"]:
+            session.send(
+                "Browser.setPermission",
+                {"permission": {"name": "microphone"}, "setting": "denied", "browserContextId": context_id},
+            )
+    finally:
+        session.detach()
 
 
 def isolated_tree(workdir: Path) -> Path:
