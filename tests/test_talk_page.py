@@ -29,7 +29,7 @@ from tests.support.browser import (
 from tests.support.livekit import LiveKitServer
 from tests.support.processes import wait_until
 from tests.support.speech import QUESTIONS, speak_to_wav, word_accuracy
-from tests.support.worker import AgentWorker
+from tests.support.worker import REGISTERED_LOG_LINE, AgentWorker
 from voice_app import routes
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -255,11 +255,12 @@ def test_a_typed_message_gets_an_agent_reply_in_the_transcript(
 
 
 @pytest.fixture
-def app_without_agent(
+def app_on_own_livekit(
     tmp_path: Path, own_livekit_server: LiveKitServer, database_url: str
 ) -> Iterator[AppServer]:
     """A second app in a tree of its own (the session's app stays on the shared livekit-server),
-    on a livekit-server that no agent worker serves and that the test may stop."""
+    on a livekit-server that the test may stop and that no agent worker serves unless the test
+    starts one."""
     tree = isolated_tree(tmp_path)
     app = AppServer(tmp_path, own_livekit_server, database_url=database_url, tree=tree)
     try:
@@ -279,10 +280,10 @@ def plain_page(chromium: Browser, shots: Screenshots) -> Iterator[Page]:
 
 
 def test_without_an_agent_or_livekit_the_page_says_what_happened_and_offers_a_retry(
-    app_without_agent: AppServer, plain_page: Page, own_livekit_server: LiveKitServer, shots: Screenshots
+    app_on_own_livekit: AppServer, plain_page: Page, own_livekit_server: LiveKitServer, shots: Screenshots
 ) -> None:
     page = plain_page
-    sign_in(page, app_without_agent, registered_user(app_without_agent, "Linus"))
+    sign_in(page, app_on_own_livekit, registered_user(app_on_own_livekit, "Linus"))
     page.get_by_role("button", name="Start conversation").click()
     status = page.locator("#talk-status")
     expect(status).to_have_text("Waiting for the agent…")
@@ -334,3 +335,42 @@ def test_with_the_microphone_blocked_the_page_says_how_to_fix_it_and_typing_stil
         shots.take(page, "typed-reply-without-microphone")
     finally:
         page.context.close()
+
+
+def test_when_the_connection_drops_the_page_says_so_and_try_again_starts_afresh(
+    app_on_own_livekit: AppServer,
+    own_livekit_server: LiveKitServer,
+    plain_page: Page,
+    tmp_path: Path,
+    shots: Screenshots,
+) -> None:
+    page, app = plain_page, app_on_own_livekit
+    worker = AgentWorker(tmp_path / "worker", own_livekit_server, app).start()
+    try:
+        sign_in(page, app, registered_user(app, "Ken"))
+        status = start_conversation(page, worker)
+        expect(page.locator('.caption[data-role="agent"]').first).to_contain_text(
+            "Ken", timeout=AGENT_TIMEOUT_MS
+        )
+
+        own_livekit_server.kill()
+        expect(status).to_have_text("Reconnecting…", timeout=30_000)
+        shots.take(page, "reconnecting")
+        problem = page.locator("#talk-problem")
+        # livekit-client retries for about 45 s before it gives up
+        expect(problem).to_contain_text("The connection dropped", timeout=120_000)
+        expect(status).to_have_text("Disconnected")
+        shots.take(page, "connection-dropped")
+
+        own_livekit_server.start()
+        wait_until(
+            lambda: worker.log().count(REGISTERED_LOG_LINE) >= 2,
+            timeout=120,
+            what="the worker registering again",
+        )
+        problem.get_by_role("button", name="Try again").click()
+        expect(status).to_have_text("Listening", timeout=AGENT_TIMEOUT_MS)
+        expect(problem).to_have_count(0)
+        shots.take(page, "after-try-again")
+    finally:
+        worker.stop()

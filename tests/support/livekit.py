@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import signal
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -92,6 +93,11 @@ class LiveKitServer:
 
     def stop(self) -> None:
         """Stop the server (its ports are free again afterwards)."""
+        self._process.stop()
+
+    def kill(self) -> None:
+        """SIGKILL the server: it says goodbye to nobody, as when the network between goes down."""
+        self._process.signal(signal.SIGKILL)
         self._process.stop()
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
@@ -22,6 +23,12 @@ from tests.support.processes import ManagedProcess, free_port, tool_env, wait_un
 REGISTERED_LOG_LINE = "registered worker"
 
 
+class HasDatabase(Protocol):
+    """A backend or a full app: the worker writes conversations into its database."""
+
+    database_url: str
+
+
 class AgentWorker:
     """One worker process; ``env`` holds the settings it was started with."""
 
@@ -29,7 +36,7 @@ class AgentWorker:
         self,
         workdir: Path,
         livekit: LiveKitServer,
-        backend: Backend,
+        backend: HasDatabase,
         *,
         mode: str = "dev",
         extra_env: dict[str, str] | None = None,
