@@ -178,15 +178,26 @@ async def measure_latency(api: httpx.Client, questions: list, turns: int) -> dic
 
 async def measure_capacity(
     api: httpx.Client, worker: AgentWorker, questions: list, maximum: int, window: float
-) -> list[dict]:
-    """Add busy conversations one by one; the worker's CPU share for each count."""
+) -> tuple[list[dict], int | None]:
+    """Add busy conversations one by one; the worker's CPU share for each count.
+
+    Also returns the first count whose new conversation never got going (no greeting within
+    60 s, when the machine is past what it can hold), or None.
+    """
     cpu = TreeCpu(worker.pid)
     cpus = psutil.cpu_count() or 1
     talkers: list[Talker] = []
     rows = []
+    not_started = None
     try:
         for count in range(1, maximum + 1):
-            talker = Talker(await join(api, f"Load {count}"), questions)
+            try:
+                client = await join(api, f"Load {count}")
+            except AssertionError as failure:
+                print(f"  {count} conversations: the new one never got going ({failure})", flush=True)
+                not_started = count
+                break
+            talker = Talker(client, questions)
             talker.task = asyncio.create_task(talker.keep_talking())
             talkers.append(talker)
             await asyncio.sleep(5)  # let the new conversation settle into its rhythm
@@ -214,7 +225,7 @@ async def measure_capacity(
                 talker.task.cancel()
         await asyncio.gather(*(t.task for t in talkers if t.task), return_exceptions=True)
         await asyncio.gather(*(t.client.close() for t in talkers), return_exceptions=True)
-    return rows
+    return rows, not_started
 
 
 async def run(args: argparse.Namespace) -> dict:
@@ -232,7 +243,9 @@ async def run(args: argparse.Namespace) -> dict:
             print("latency:", flush=True)
             latency = await measure_latency(api, questions, args.turns)
             print("capacity:", flush=True)
-            capacity = await measure_capacity(api, worker, questions, args.max_conversations, args.window)
+            capacity, not_started = await measure_capacity(
+                api, worker, questions, args.max_conversations, args.window
+            )
     finally:
         for process in (worker, backend, livekit):
             if process is not None:
@@ -252,6 +265,7 @@ async def run(args: argparse.Namespace) -> dict:
             "window_seconds": args.window,
             "rows": capacity,
             "conversations_held": max(held, default=0),
+            "first_count_not_started": not_started,
         },
     }
 
@@ -283,6 +297,10 @@ def print_tables(result: dict) -> None:
             f"{row['turns_in_window']} | {row['recent_client_e2e_ms_p50']} | {row['worker_memory_mb']} |"
         )
     print(f"\nHeld at load <= {LOAD_LIMIT}: {result['capacity']['conversations_held']} conversations")
+    if result["capacity"]["first_count_not_started"]:
+        print(
+            f"Conversation {result['capacity']['first_count_not_started']} never got going (no greeting in 60 s)"
+        )
 
 
 def main() -> None:
