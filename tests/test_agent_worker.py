@@ -297,18 +297,23 @@ async def test_the_stored_conversation_matches_what_the_user_saw(
     ]
 
 
+def worker_with_failing_llm(deployment: Deployment, llm_url: str, *, fallback: bool) -> AgentWorker:
+    """A started worker whose LLM is the failing OpenAI-compatible server at ``llm_url``."""
+    return deployment.worker(
+        "fallback" if fallback else "no-fallback",
+        extra_env={
+            "PIPELINE": "auto",
+            "LLM_BASE_URL": llm_url,
+            "LLM_MODEL": "any-model",
+            "FALLBACK_TO_LOCAL": str(fallback).lower(),
+        },
+    ).start()
+
+
 async def test_when_the_online_llm_fails_the_agent_says_so_and_answers_with_the_offline_one(
     isolated_deployment: Deployment, failing_llm_server: str
 ) -> None:
-    worker = isolated_deployment.worker(
-        "fallback",
-        extra_env={
-            "PIPELINE": "auto",
-            "LLM_BASE_URL": failing_llm_server,
-            "LLM_MODEL": "any-model",
-            "FALLBACK_TO_LOCAL": "true",
-        },
-    ).start()
+    worker = worker_with_failing_llm(isolated_deployment, failing_llm_server, fallback=True)
     try:
         with httpx.Client(base_url=isolated_deployment.backend.base_url, timeout=30) as api:
             user = sign_in(api, display_name="Frances")
@@ -337,15 +342,7 @@ async def test_when_the_online_llm_fails_the_agent_says_so_and_answers_with_the_
 async def test_without_a_fallback_a_failing_llm_is_announced_and_the_agent_stays(
     isolated_deployment: Deployment, failing_llm_server: str
 ) -> None:
-    worker = isolated_deployment.worker(
-        "no-fallback",
-        extra_env={
-            "PIPELINE": "auto",
-            "LLM_BASE_URL": failing_llm_server,
-            "LLM_MODEL": "any-model",
-            "FALLBACK_TO_LOCAL": "false",
-        },
-    ).start()
+    worker = worker_with_failing_llm(isolated_deployment, failing_llm_server, fallback=False)
     try:
         with httpx.Client(base_url=isolated_deployment.backend.base_url, timeout=30) as api:
             user = sign_in(api, display_name="Edith")

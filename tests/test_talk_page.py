@@ -87,21 +87,24 @@ def shots(request: pytest.FixtureRequest) -> Screenshots:
     return Screenshots(request.node.name)
 
 
-def _new_page(browser: Browser) -> Page:
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 860}, permissions=["microphone", "camera"]
-    )
+MEDIA_PERMISSIONS = ("microphone", "camera")
+
+
+def _page_in_new_context(
+    browser: Browser, shots: Screenshots, permissions: tuple[str, ...] = MEDIA_PERMISSIONS
+) -> Iterator[Page]:
+    """A page in a context of its own (granted ``permissions``); the last screenshot on the way out."""
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, permissions=list(permissions))
     page = context.new_page()
     page.set_default_timeout(PAGE_TIMEOUT_MS)
-    return page
+    yield page
+    shots.take(page, "final")
+    context.close()
 
 
 @pytest.fixture
 def page(speaking_chromium: Browser, shots: Screenshots) -> Iterator[Page]:
-    page = _new_page(speaking_chromium)
-    yield page
-    shots.take(page, "final")
-    page.context.close()
+    yield from _page_in_new_context(speaking_chromium, shots)
 
 
 def at(path: str) -> re.Pattern[str]:
@@ -273,10 +276,7 @@ def app_on_own_livekit(
 @pytest.fixture
 def plain_page(chromium: Browser, shots: Screenshots) -> Iterator[Page]:
     """A page whose microphone is Chromium's default fake device (a beep)."""
-    page = _new_page(chromium)
-    yield page
-    shots.take(page, "final")
-    page.context.close()
+    yield from _page_in_new_context(chromium, shots)
 
 
 def test_without_an_agent_or_livekit_the_page_says_what_happened_and_offers_a_retry(
@@ -309,32 +309,38 @@ def chromium_that_asks(playwright) -> Iterator[Browser]:  # type: ignore[no-unty
     browser.close()
 
 
+@pytest.fixture
+def page_without_media_permissions(chromium_that_asks: Browser, shots: Screenshots) -> Iterator[Page]:
+    """A page that has not been allowed the microphone or camera."""
+    yield from _page_in_new_context(chromium_that_asks, shots, permissions=())
+
+
 def test_with_the_microphone_blocked_the_page_says_how_to_fix_it_and_typing_still_works(
-    chromium_that_asks: Browser, app_server: AppServer, agent_worker: AgentWorker, shots: Screenshots
+    page_without_media_permissions: Page,
+    chromium_that_asks: Browser,
+    app_server: AppServer,
+    agent_worker: AgentWorker,
+    shots: Screenshots,
 ) -> None:
-    page = chromium_that_asks.new_context(viewport={"width": 1280, "height": 860}).new_page()
-    page.set_default_timeout(PAGE_TIMEOUT_MS)
+    page = page_without_media_permissions
     block_microphone(chromium_that_asks)
-    try:
-        sign_in(page, app_server, registered_user(app_server, "Barbara"))
-        status = start_conversation(page, agent_worker)
+    sign_in(page, app_server, registered_user(app_server, "Barbara"))
+    status = start_conversation(page, agent_worker)
 
-        problem = page.locator("#talk-problem")
-        expect(problem).to_contain_text("The microphone is blocked", timeout=AGENT_TIMEOUT_MS)
-        expect(problem).to_contain_text("type in the chat")
-        expect(page.locator('.caption[data-role="agent"]').first).to_contain_text(
-            "Barbara", timeout=AGENT_TIMEOUT_MS
-        )
-        expect(status).to_have_text("Listening", timeout=AGENT_TIMEOUT_MS)
-        shots.take(page, "microphone-blocked")
+    problem = page.locator("#talk-problem")
+    expect(problem).to_contain_text("The microphone is blocked", timeout=AGENT_TIMEOUT_MS)
+    expect(problem).to_contain_text("type in the chat")
+    expect(page.locator('.caption[data-role="agent"]').first).to_contain_text(
+        "Barbara", timeout=AGENT_TIMEOUT_MS
+    )
+    expect(status).to_have_text("Listening", timeout=AGENT_TIMEOUT_MS)
+    shots.take(page, "microphone-blocked")
 
-        message = page.get_by_label("Message to the agent")
-        message.fill(TYPED_QUESTION)
-        message.press("Enter")
-        expect(agent_reply_after(page, USER_TYPED)).not_to_be_empty(timeout=AGENT_TIMEOUT_MS)
-        shots.take(page, "typed-reply-without-microphone")
-    finally:
-        page.context.close()
+    message = page.get_by_label("Message to the agent")
+    message.fill(TYPED_QUESTION)
+    message.press("Enter")
+    expect(agent_reply_after(page, USER_TYPED)).not_to_be_empty(timeout=AGENT_TIMEOUT_MS)
+    shots.take(page, "typed-reply-without-microphone")
 
 
 def test_when_the_connection_drops_the_page_says_so_and_try_again_starts_afresh(
