@@ -7,7 +7,7 @@ export PATH := $(TOOLS_PATH)
 export REFLEX_USE_SYSTEM_BUN := 1
 export REFLEX_CHECK_LATEST_VERSION := false
 
-.PHONY: dev test setup setup-test lint bench
+.PHONY: dev test setup setup-test setup-bench lint bench
 
 dev: setup ## Start livekit-server --dev, the agent worker and the app (http://localhost:3000)
 	exec .venv/bin/python scripts/dev.py
@@ -21,8 +21,11 @@ setup:
 setup-test:
 	@scripts/setup.sh test
 
+setup-bench:
+	@scripts/setup.sh bench
+
 lint: setup
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
 
-bench: setup-test ## Run every benchmark and print its table (results in bench/results/)
+bench: setup-bench ## Run every benchmark and print its table (results in bench/results/)
 	.venv/bin/python bench/run_all.py

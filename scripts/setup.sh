@@ -2,6 +2,7 @@
 # Installs everything voice-app needs, idempotently; a second run only checks and is fast.
 #   scripts/setup.sh        what `make dev` needs
 #   scripts/setup.sh test   plus what the tests need (Chromium, PostgreSQL, Redis)
+#   scripts/setup.sh bench  plus what the benchmarks need (the tests' programs and wrk)
 # Everything lands in ignored folders of the repo: .venv/ (Python) and .tools/ (bun, livekit-server).
 set -euo pipefail
 
@@ -41,11 +42,14 @@ need_debian_packages espeak-ng:espeak-ng
 if ! ldconfig -p 2>/dev/null | grep -q 'libportaudio\.so\.2'; then
   need_debian_packages portaudio-not-installed:libportaudio2
 fi
-if [ "$MODE" = "test" ]; then
+if [ "$MODE" = "test" ] || [ "$MODE" = "bench" ]; then
   need_debian_packages chromium:chromium sox:sox redis-server:redis-server caddy:caddy docker-compose:docker-compose
   if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
     need_debian_packages postgres-not-installed:postgresql
   fi
+fi
+if [ "$MODE" = "bench" ]; then
+  need_debian_packages wrk:wrk
 fi
 
 # 2. Python: a venv with the pinned requirements, reinstalled only when requirements change.

@@ -1,4 +1,4 @@
-"""The FastAPI app given to Reflex as `api_transformer`: every `/api/*` route lives here.
+"""The FastAPI app that serves every `/api/*` route, and how Reflex hands requests to it.
 
 Errors always leave as JSON ``{"detail": "<sentence>"}`` (validation errors add ``errors``
 with the failing fields) and never carry a stack trace.
@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from voice_app import health
 from voice_app.api_errors import ErrorResponse, FieldError, ValidationErrorResponse, document_errors
@@ -62,9 +63,10 @@ def create_api() -> FastAPI:
             ErrorResponse(detail="Internal error; it has been logged.").model_dump(), status_code=500
         )
 
-    api.include_router(health.router)
-    api.include_router(auth_api.router)
+    # FastAPI tries routes in order: the token route, which every conversation start calls, first.
     api.include_router(rooms_api.router)
+    api.include_router(auth_api.router)
+    api.include_router(health.router)
 
     generate_openapi = api.openapi
 
@@ -79,3 +81,25 @@ def create_api() -> FastAPI:
 
 
 fastapi_app = create_api()
+
+API_PATH_PREFIXES = ("/api/", "/docs", "/redoc", "/openapi.json")
+"""Paths the API app answers (its routes and docs); Reflex's own app gets every other request."""
+
+
+def serve_api_beside(reflex_asgi_app: ASGIApp) -> ASGIApp:
+    """Reflex's ``api_transformer``: send API paths to the API app, the rest to Reflex.
+
+    Reflex would mount its own app inside an API app given as an instance, which puts a
+    second CORS middleware and two more routers in front of every API request (a tenth of a
+    token request's time). Dispatching on the path here leaves one of each: Reflex's outer app
+    still wraps both with its CORS and error middleware. Unknown `/api/*` paths are answered
+    by the API app, so they too get a JSON 404.
+    """
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(API_PATH_PREFIXES):
+            await fastapi_app(scope, receive, send)
+        else:
+            await reflex_asgi_app(scope, receive, send)
+
+    return app

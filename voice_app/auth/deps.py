@@ -17,7 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from voice_app.auth import service
-from voice_app.auth.models import User
+from voice_app.auth.models import SignedInUser
 from voice_app.db import get_db_session
 from voice_app.settings import Settings, get_settings
 
@@ -32,12 +32,10 @@ SessionDep = Annotated[Session, Depends(get_db_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(current_settings)]
 
 _bearer = HTTPBearer(auto_error=False, description="The token from `POST /api/auth/login`.")
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-async def get_bearer_token(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> str:
-    """The token from ``Authorization: Bearer <token>``, or 401 when there is none."""
+def _token_or_401(credentials: HTTPAuthorizationCredentials | None) -> str:
     if credentials is None or not credentials.credentials:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -47,19 +45,29 @@ async def get_bearer_token(
     return credentials.credentials
 
 
+async def get_bearer_token(credentials: BearerCredentials) -> str:
+    """The token from ``Authorization: Bearer <token>``, or 401 when there is none."""
+    return _token_or_401(credentials)
+
+
 BearerToken = Annotated[str, Depends(get_bearer_token)]
 
 
-async def get_current_user(session: SessionDep, token: BearerToken, settings: SettingsDep) -> User:
+async def get_current_user(session: SessionDep, credentials: BearerCredentials) -> SignedInUser:
     """The user whose live session token the request carries (refreshes the idle timer).
 
     Runs on the event loop: it is one indexed SELECT (and a write at most once a minute per
     session), a fraction of a millisecond. It shares the request's session, so a route that
     reads the database too checks out one connection, not two; keep such routes ``async``,
     or the connection waits with them for a worker thread.
+
+    Every signed-in request runs it, so it depends on as little as it can (the bearer
+    credentials, not `BearerToken`; the settings directly, not `SettingsDep`): FastAPI redoes
+    each dependency's bookkeeping (cache key, scope checks) on every request.
     """
+    token = _token_or_401(credentials)
     try:
-        return service.resolve_session(session=session, token=token, settings=settings)
+        return service.resolve_session(session=session, token=token, settings=get_settings())
     except service.SessionInvalid:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -68,7 +76,7 @@ async def get_current_user(session: SessionDep, token: BearerToken, settings: Se
         ) from None
 
 
-CurrentUser = Annotated[User, Depends(get_current_user)]
+CurrentUser = Annotated[SignedInUser, Depends(get_current_user)]
 
 
 async def client_address(request: Request, settings: SettingsDep) -> str:

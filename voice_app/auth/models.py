@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -52,6 +53,22 @@ class UserPublic(UserBase):
     """A user as the API returns it."""
 
     id: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SignedInUser:
+    """Who a live session belongs to: a read-only copy of the account's public columns.
+
+    Every signed-in request resolves one, so it is a plain frozen value rather than a table
+    model: building a `User` went through SQLModel's validation and SQLAlchemy's
+    instrumentation and cost as much as the query that found it. To change the account,
+    load the `User` with ``session.get(User, signed_in.id)``.
+    """
+
+    id: int
+    email: str
+    display_name: str
     created_at: datetime
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from voice_app.auth.models import LoginSession, User, UserRegister, utc_now
+from voice_app.auth.models import LoginSession, SignedInUser, User, UserRegister, utc_now
 from voice_app.auth.security import hash_password, verify_password
 from voice_app.auth.throttle import LoginThrottle
 from voice_app.auth.tokens import hash_session_token, new_session_token
@@ -135,13 +135,15 @@ def create_login_session(*, session: Session, user: User, settings: Settings) ->
     )
 
 
-# One indexed SELECT for the user's columns and the session columns the checks need. It runs on
-# every signed-in request, on the session's connection: loading the user through the ORM's
-# identity map took as long again as the query itself.
-_USER_COLUMNS = tuple(column.name for column in User.__table__.columns)  # type: ignore[attr-defined]
+# One indexed SELECT for the user's public columns and the session columns the checks need. It
+# runs on every signed-in request, on the session's connection: loading the user through the
+# ORM's identity map took as long again as the query itself.
 _SESSION_LOOKUP = (
     select(
-        *User.__table__.columns,  # type: ignore[attr-defined]
+        User.id,
+        User.email,
+        User.display_name,
+        User.created_at,
         LoginSession.id.label("login_id"),  # type: ignore[union-attr]
         LoginSession.last_seen_at,
         LoginSession.expires_at,
@@ -152,7 +154,7 @@ _SESSION_LOOKUP = (
 )
 
 
-def resolve_session(*, session: Session, token: str, settings: Settings, touch: bool = True) -> User:
+def resolve_session(*, session: Session, token: str, settings: Settings, touch: bool = True) -> SignedInUser:
     """Return the user a live session token belongs to; ``touch`` marks the session as used now.
 
     Raises :class:`SessionInvalid` when the token is unknown, revoked, past its absolute
@@ -164,29 +166,23 @@ def resolve_session(*, session: Session, token: str, settings: Settings, touch: 
     session may end up to that minute before ``SESSION_IDLE_MINUTES`` after its last use,
     never after.
 
-    The user comes back detached from ``session``; to change it, load it with ``session.get``.
+    The user comes back as a read-only `SignedInUser`; to change the account, load its `User`
+    with ``session.get``.
     """
     if not token:
         raise SessionInvalid
     row = session.connection().execute(_SESSION_LOOKUP, {"token_hash": hash_session_token(token)}).first()
     if row is None:
         raise SessionInvalid
-    columns = row._mapping
-    last_seen_at, expires_at, revoked_at = (
-        columns["last_seen_at"],
-        columns["expires_at"],
-        columns["revoked_at"],
-    )
+    user_id, email, display_name, created_at, login_id, last_seen_at, expires_at, revoked_at = row
     now = utc_now()
     idle_timeout = timedelta(minutes=settings.SESSION_IDLE_MINUTES)
     if revoked_at is not None or now >= expires_at or now - last_seen_at >= idle_timeout:
         raise SessionInvalid
     if touch and now - last_seen_at >= min(timedelta(minutes=1), idle_timeout / 10):
-        session.exec(
-            update(LoginSession).where(LoginSession.id == columns["login_id"]).values(last_seen_at=now)
-        )  # type: ignore[arg-type]
+        session.exec(update(LoginSession).where(LoginSession.id == login_id).values(last_seen_at=now))  # type: ignore[arg-type]
         session.commit()
-    return User(**{name: columns[name] for name in _USER_COLUMNS})
+    return SignedInUser(id=user_id, email=email, display_name=display_name, created_at=created_at)
 
 
 def revoke_session(*, session: Session, token: str) -> None:

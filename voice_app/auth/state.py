@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from voice_app import routes
 from voice_app.auth import service
-from voice_app.auth.models import User
+from voice_app.auth.models import SignedInUser
 from voice_app.db import get_engine
 from voice_app.settings import get_settings
 
@@ -78,7 +78,7 @@ class AuthState(rx.State):
         """Whether a user is signed in (as far as the cached user knows; handlers re-check)."""
         return bool(self.authenticated_user)
 
-    def _signed_in_user(self) -> User:
+    def _signed_in_user(self) -> SignedInUser:
         """The user of this browser's live session (refreshes its idle timer).
 
         Raises ``service.SessionInvalid`` and forgets the token when the server refuses it.

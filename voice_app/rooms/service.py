@@ -17,7 +17,7 @@ from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from voice_app.auth.models import User
+from voice_app.auth.models import SignedInUser
 from voice_app.rooms.livekit_client import LiveKitUnavailable, call_livekit, get_livekit_api
 from voice_app.rooms.models import Room
 from voice_app.rooms.names import InvalidRoomName, generate_room_name, validate_room_name
@@ -57,7 +57,7 @@ def _find_owner(session: Session, name: str) -> int | None:
     return session.connection().execute(_OWNER_LOOKUP, {"name": name}).scalar()
 
 
-def _claim_room(session: Session, *, user: User, name: str) -> tuple[Room, bool]:
+def _claim_room(session: Session, *, user: SignedInUser, name: str) -> tuple[Room, bool]:
     """Record ``name`` as owned by ``user`` unless it is recorded already; `RoomNotOwned` if not theirs."""
     room = _find_room(session, name)
     created = False
@@ -85,7 +85,7 @@ def _release_claim(session: Session, *, room: Room, created: bool) -> None:
         session.commit()
 
 
-async def _create_on_livekit(*, user: User, name: str, settings: Settings) -> None:
+async def _create_on_livekit(*, user: SignedInUser, name: str, settings: Settings) -> None:
     config = room_configuration(user=user, settings=settings)
     request = api.CreateRoomRequest(
         name=name,
@@ -98,7 +98,7 @@ async def _create_on_livekit(*, user: User, name: str, settings: Settings) -> No
 
 
 async def ensure_room(
-    *, session: Session, user: User, name: str | None, settings: Settings
+    *, session: Session, user: SignedInUser, name: str | None, settings: Settings
 ) -> tuple[Room, bool]:
     """Make sure ``user``'s room ``name`` exists on LiveKit and in the database.
 
@@ -131,7 +131,7 @@ async def ensure_room(
 
 
 async def issue_token_for_room(
-    *, session: Session, user: User, room_name: str | None, settings: Settings
+    *, session: Session, user: SignedInUser, room_name: str | None, settings: Settings
 ) -> TokenGrant:
     """A token for ``user`` to join ``room_name``, creating the room first when it is new.
 
