@@ -6,7 +6,6 @@ from voice_app import routes
 from voice_app.api import serve_api_beside
 from voice_app.auth import pages as auth_pages
 from voice_app.auth.state import AuthState
-from voice_app.gc_freeze import freeze_startup_objects
 from voice_app.history import pages as history_pages
 from voice_app.history.state import DETAIL_ROUTE, HistoryState
 from voice_app.models import __all__ as _tables  # noqa: F401 - registers every table for Alembic
@@ -25,7 +24,6 @@ app = rx.App(
     head_components=[rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")],
 )
 app.register_lifespan_task(livekit_client_lifespan)
-app.register_lifespan_task(freeze_startup_objects)
 app.add_page(index, route=routes.HOME, title="voice-app", on_load=rx.redirect(routes.TALK, replace=True))
 app.add_page(
     auth_pages.signup_page,
