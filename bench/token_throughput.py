@@ -18,8 +18,8 @@ same share of whatever else the machine is doing:
   cheapest request it can serve: the floor that Reflex's ASGI stack sets.
 
 The load comes from `wrk` (64 keep-alive connections, each sending its next request when the
-last answer arrived; 2 threads), a C program that takes far less CPU than the servers, which
-share the machine's 2 cores with it. Requests/s counts 2xx answers; any other answer and any
+last answer arrived; one thread), a C program that takes far less CPU than the servers, which
+share the machine's 2 cores with it (a second wrk thread only took a core's share from them). Requests/s counts 2xx answers; any other answer and any
 socket error is listed. p50 is the median of the rounds' p50s and p99 the worst round's p99.
 The servers' CPU time per request (from /proc) is reported too: it barely moves when other
 programs compete for the cores, so it separates "slow code" from "busy machine". Writes
@@ -304,7 +304,7 @@ def run_benchmark(seconds: float, rounds: int, workers: int = 1) -> dict:
     return {
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "load_generator": f"wrk, {WRK_THREADS} threads, {CONCURRENCY} connections",
+        "load_generator": f"wrk, {WRK_THREADS} thread(s), {CONCURRENCY} connections",
         "load_average_before": round(load_before, 2),
         "nice": os.nice(0),
         "concurrency": CONCURRENCY,
