@@ -18,9 +18,10 @@ same share of whatever else the machine is doing:
   cheapest request it can serve: the floor that Reflex's ASGI stack sets.
 
 The load comes from `wrk` (64 keep-alive connections, each sending its next request when the
-last answer arrived; one thread), a C program that takes far less CPU than the servers, which
-share the machine's 2 cores with it (one thread drives 10,000 requests/s here). Requests/s counts 2xx answers; any other answer and any
-socket error is listed. p50 is the median of the rounds' p50s and p99 the worst round's p99.
+last answer arrived), a C program that takes far less CPU than the servers, which share the
+machine's 2 cores with it; its one thread drives 10,000 requests/s here. Requests/s counts 2xx
+answers; any other answer and any socket error is listed. p50 is the median of the rounds' p50s
+and p99 the worst round's p99.
 The servers' CPU time per request (from /proc) is reported too: it barely moves when other
 programs compete for the cores, so it separates "slow code" from "busy machine". Writes
 bench/results/token_throughput.json (`token_throughput_<N>_workers.json` with `--workers N`) and
