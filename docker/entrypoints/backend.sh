@@ -7,8 +7,8 @@ set -eu
 cd "$(dirname "$0")/../.."
 python docker/entrypoints/preflight.py backend
 # With REDIS_URL (shared UI state), one Granian worker per core; without it, the one worker Reflex
-# runs. Reflex's own default, 2 x cores + 1, was 40 % slower for token requests on 2 cores, with
-# twice the p99 (bench/token_throughput.py, README).
+# runs. Reflex's own default, 2 x cores + 1, was 35-40 % slower for token requests on 2 cores, with
+# more than twice the p99 (bench/token_throughput.py, README).
 if [ -n "${REDIS_URL:-}" ]; then
   export GRANIAN_WORKERS="${GRANIAN_WORKERS:-$(nproc)}"
 fi
