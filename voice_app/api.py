@@ -90,10 +90,11 @@ def serve_api_beside(reflex_asgi_app: ASGIApp) -> ASGIApp:
     """Reflex's ``api_transformer``: send API paths to the API app, the rest to Reflex.
 
     Reflex would mount its own app inside an API app given as an instance, which puts a
-    second CORS middleware and two more routers in front of every API request (a tenth of a
-    token request's time). Dispatching on the path here leaves one of each: Reflex's outer app
-    still wraps both with its CORS and error middleware. Unknown `/api/*` paths are answered
-    by the API app, so they too get a JSON 404.
+    second CORS middleware and two more routers in front of every request, API or not (about
+    0.1 ms of CPU each; a token request takes 0.8). Dispatching on the path here leaves one of
+    each: Reflex's outer app still wraps both with its CORS and error middleware. Unknown
+    `/api/*` paths and wrong methods are answered by the API app, so they get JSON 404/405
+    rather than Reflex's plain-text 404.
     """
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
