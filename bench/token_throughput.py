@@ -22,8 +22,9 @@ last answer arrived), a C program that takes far less CPU than the servers, whic
 machine's 2 cores with it; its one thread drives 10,000 requests/s here. Requests/s counts 2xx
 answers; any other answer and any socket error is listed. p50 is the median of the rounds' p50s
 and p99 the worst round's p99.
-The servers' CPU time per request (from /proc) is reported too: it barely moves when other
-programs compete for the cores, so it separates "slow code" from "busy machine". Writes
+The servers' CPU time per request (from /proc) is reported too: it moves less than throughput
+when other programs compete for the cores, though on a shared host it still varied by ±25 %
+between runs of the same code, so compare rows of one run, not runs. Writes
 bench/results/token_throughput.json (`token_throughput_<N>_workers.json` with `--workers N`) and
 prints a markdown table.
 
@@ -153,8 +154,8 @@ class Target:
     def summary(self) -> dict:
         """Requests/s, latency percentiles and the server's CPU time per request.
 
-        CPU time per request hardly changes when other programs compete for the cores, unlike
-        throughput, so it tells whether a slow run was the code or the machine.
+        CPU time per request moves less than throughput when other programs compete for the
+        cores, so it hints whether a slow run was the code or the machine.
         """
         requests = sum(run["requests"] for run in self.rounds)
         seconds = sum(run["duration_us"] for run in self.rounds) / 1e6
