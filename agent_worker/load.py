@@ -1,30 +1,46 @@
-"""How busy this worker is: the CPU share of its own process tree, from 0 to 1.
+"""How full this worker is, from 0 to 1, as LiveKit's dispatcher should see it.
 
-livekit-agents' default load is the whole machine's CPU use. LiveKit's server only sends a
-job to a worker whose reported load is under its ``target_load`` (0.7), and the worker itself
-refuses jobs above ``WORKER_LOAD_THRESHOLD``: on a machine shared with other programs (a dev
-laptop, a CI runner, a VM running the app too) the machine's load says little about how many
-more conversations *this* worker can hold, and can stop all dispatch. So the worker reports
-the CPU time used by itself and its job processes, per wall-clock second and per CPU. In a
-container with a CPU quota the result is the same as the default's.
+LiveKit sends a job only to a worker whose reported load is under its threshold (and the worker
+itself refuses jobs at or above ``WORKER_LOAD_THRESHOLD``). livekit-agents' default load is the
+whole machine's CPU, which says little about what limits *this* worker: the conversations are
+light job processes, while the models run in the local inference service. So the load is the
+largest of:
+
+- the CPU share of the worker's own process tree (main process and job processes);
+- the CPU share the local inference service reports for itself (when a stage runs there);
+- the conversations running against ``MAX_CONVERSATIONS`` (scaled so the limit is exactly "full");
+- the machine's memory in use against ``MEMORY_FULL_FRACTION``.
+
+In ``dev`` mode only the conversation count counts: a developer's machine is busy with other
+things, and a dev worker must not stop taking conversations because of them.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
+import httpx
 import psutil
+from livekit.agents import AgentServer
 from livekit.agents.utils.hw import get_cpu_monitor
 
+logger = logging.getLogger(__name__)
+
 SAMPLES = 5
-"""The load is averaged over this many calls (livekit-agents asks every 0.5 s)."""
+"""The CPU share is averaged over this many calls (livekit-agents asks every 0.5 s)."""
+MEMORY_FULL_FRACTION = 0.9
+"""The worker counts as full when this share of the machine's memory is in use."""
+INFERENCE_POLL_SECONDS = 1.0
+INFERENCE_TIMEOUT_SECONDS = 0.5
 
 
-class ProcessTreeLoad:
-    """Callable load function for ``AgentServer(load_fnc=...)``; thread-safe."""
+class ProcessTreeCpu:
+    """The CPU share (0-1, per core) of a process and its descendants over the last few calls."""
 
     def __init__(self, pid: int | None = None) -> None:
         self._root = psutil.Process(pid or os.getpid())
@@ -35,7 +51,7 @@ class ProcessTreeLoad:
         self._samples: deque[float] = deque(maxlen=SAMPLES)
 
     def __call__(self) -> float:
-        """The average CPU share of the process tree over the last few calls (0-1)."""
+        """The average CPU share since the last few calls."""
         with self._lock:
             now = time.monotonic()
             used = self._cpu_seconds_since_last_call()
@@ -62,3 +78,73 @@ class ProcessTreeLoad:
             return self._root.children(recursive=True)
         except psutil.Error:
             return []
+
+
+class InferenceLoad:
+    """The load the local inference service reports on ``GET /health``, polled at most once a second.
+
+    An unreachable service counts as full: conversations sent here could not be answered.
+    """
+
+    def __init__(self, inference_url: str) -> None:
+        self._health_url = inference_url.rstrip("/").removesuffix("/v1") + "/health"
+        self._value = 1.0
+        self._checked_at = 0.0
+
+    def __call__(self) -> float:
+        """The service's load (0-1), or 1 when it does not answer."""
+        if time.monotonic() - self._checked_at >= INFERENCE_POLL_SECONDS:
+            self._checked_at = time.monotonic()
+            self._value = self._fetch()
+        return self._value
+
+    def _fetch(self) -> float:
+        try:
+            response = httpx.get(self._health_url, timeout=INFERENCE_TIMEOUT_SECONDS)
+        except httpx.HTTPError:
+            return 1.0
+        if response.status_code != 200:
+            return 1.0
+        try:
+            return min(max(float(response.json().get("load", 0.0)), 0.0), 1.0)
+        except (ValueError, TypeError, AttributeError):
+            return 1.0
+
+
+def conversation_load(conversations: int, max_conversations: int, threshold: float) -> float:
+    """The conversation count as a load that reaches ``threshold`` exactly at the limit."""
+    return min(threshold * conversations / max_conversations, 1.0)
+
+
+class WorkerLoad:
+    """``AgentServer(load_fnc=...)``: the largest of the limits above (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        max_conversations: int,
+        threshold: float,
+        count_resources: bool,
+        inference: Callable[[], float] | None = None,
+    ) -> None:
+        self._max_conversations = max_conversations
+        self._threshold = threshold
+        self._count_resources = count_resources
+        self._cpu = ProcessTreeCpu()
+        self._inference = inference
+
+    def __call__(self, server: AgentServer) -> float:
+        """The worker's load now."""
+        loads = {
+            "conversations": conversation_load(
+                len(server.active_jobs), self._max_conversations, self._threshold
+            )
+        }
+        if self._count_resources:
+            loads["worker_cpu"] = self._cpu()
+            loads["memory"] = min(
+                self._threshold * psutil.virtual_memory().percent / 100 / MEMORY_FULL_FRACTION, 1.0
+            )
+            if self._inference is not None:
+                loads["inference_cpu"] = self._inference()
+        return max(loads.values())

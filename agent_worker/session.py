@@ -28,6 +28,7 @@ from livekit.agents import (
     TurnHandlingOptions,
     llm,
     room_io,
+    tts,
 )
 from livekit.agents.types import TOPIC_CHAT
 
@@ -46,20 +47,36 @@ LLM_PROVIDER_ATTRIBUTE = "voice-app.llm"
 TYPED_MARK = "voice_app_typed"
 """Set in ``ChatMessage.extra`` on user messages that came from the chat, not the microphone."""
 
-TURN_HANDLING: TurnHandlingOptions = {
-    # Silero decides when the user stopped; the adaptive detectors need LiveKit Cloud models
-    "turn_detection": "vad",
-    "interruption": {"enabled": True, "mode": "vad"},
-}
+
+def turn_handling(settings: WorkerSettings, models: ProcessModels) -> TurnHandlingOptions:
+    """When the user's turn ends, what may interrupt the agent, and what starts before the end.
+
+    The reply (LLM and voice) starts on the final transcript, before the turn is committed, and is
+    dropped if the user goes on. Interruptions are decided on voice activity: the adaptive
+    interruption model needs LiveKit Cloud.
+    """
+    return {
+        "turn_detection": models.turn_detector or "vad",
+        "endpointing": {
+            "min_delay": settings.ENDPOINTING_MIN_DELAY,
+            "max_delay": settings.ENDPOINTING_MAX_DELAY,
+        },
+        "interruption": {"enabled": True, "mode": "vad"},
+        "preemptive_generation": {"enabled": settings.PREEMPTIVE_GENERATION, "preemptive_tts": True},
+    }
+
 
 MICROPHONE = room_io.AudioInputOptions(sample_rate=16_000, auto_gain_control=False)
-"""Whisper and Silero work at 16 kHz, so nothing is resampled twice; browsers already apply
+"""Whisper and the VADs work at 16 kHz, so nothing is resampled twice; browsers already apply
 their own gain control. Measured on espeak-ng questions through the room: 100% of words heard
 right, against 93-98% at the 24 kHz default."""
 
 
 def prewarm(proc: JobProcess) -> None:
-    """Load Silero VAD (and the offline models when they may be used) once per job process."""
+    """Load the VAD and the end-of-turn detector once per job process.
+
+    No model weights: those live in the local inference service.
+    """
     proc.userdata["models"] = load_process_models(get_worker_settings())
 
 
@@ -67,23 +84,30 @@ async def entrypoint(ctx: JobContext) -> None:
     """Run one conversation with the user who dispatched this job."""
     settings = get_worker_settings()
     models: ProcessModels = ctx.proc.userdata["models"]
-    pipeline = build_pipeline(settings, models)
+    pipeline = build_pipeline(settings, models, conversation=ctx.job.room.name or ctx.job.id)
     metadata = DispatchMetadata.parse(ctx.job.metadata)
 
     session = AgentSession(
-        vad=models.vad, stt=pipeline.stt, llm=pipeline.llm, tts=pipeline.tts, turn_handling=TURN_HANDLING
+        vad=models.vad,
+        stt=pipeline.stt,
+        llm=pipeline.llm,
+        tts=pipeline.tts,
+        turn_handling=turn_handling(settings, models),
     )
     room_options = room_io.RoomOptions(
         text_input=room_io.TextInputOptions(text_input_cb=answer_typed_message),
         audio_input=MICROPHONE,
         close_on_disconnect=True,
     )
-    agent = VoiceAssistant(display_name=metadata.display_name)
+    greeting = prompts.greeting(metadata.display_name)
 
     if ctx.is_fake_job():  # `console` mode: no room, no user record
-        await session.start(agent=agent, room=ctx.room, room_options=room_options)
+        await session.start(agent=VoiceAssistant(greeting=greeting), room=ctx.room, room_options=room_options)
         return
 
+    # the greeting's words are known now: its audio is made while the room connects
+    greeting_audio = asyncio.create_task(speak_ahead(pipeline.tts, greeting))
+    agent = VoiceAssistant(greeting=greeting, greeting_audio=greeting_audio)
     await ctx.connect()
     # The talk page reads this to say plainly when the tiny offline LLM is the one answering.
     await ctx.room.local_participant.set_attributes({LLM_PROVIDER_ATTRIBUTE: pipeline.providers["llm"]})
@@ -94,9 +118,40 @@ async def entrypoint(ctx: JobContext) -> None:
         return
     room_options.participant_identity = participant.identity
     store = _open_transcripts(settings, ctx, participant, metadata)
-    ConversationObserver(ctx, session, pipeline, store).watch()
+    observer = ConversationObserver(ctx, session, pipeline, store)
+    observer.watch()
     logger.info("conversation started", extra={"pipeline": pipeline.name})
     await session.start(agent=agent, room=ctx.room, room_options=room_options)
+    if pipeline.providers["llm"] == "local":
+        # while the greeting plays, let the local LLM read the prompt every reply starts with
+        observer.spawn(read_ahead(pipeline.llm, agent.instructions, greeting))
+
+
+async def read_ahead(model: llm.LLM, instructions: str, greeting: str) -> None:
+    """Ask for one token after the instructions and the greeting.
+
+    The LLM server then has them in its prompt cache when the first question comes, and reads
+    only the question.
+    """
+    chat_ctx = llm.ChatContext()
+    chat_ctx.add_message(role="system", content=instructions)
+    chat_ctx.add_message(role="assistant", content=greeting)
+    try:
+        async with model.chat(chat_ctx=chat_ctx, extra_kwargs={"max_tokens": 1}) as stream:
+            async for _ in stream:
+                pass
+    except Exception:
+        logger.debug("could not warm the LLM's prompt cache", exc_info=True)
+
+
+async def speak_ahead(voice: tts.TTS, text: str) -> list[rtc.AudioFrame] | None:
+    """The audio of ``text``, made in advance; None if the voice failed (it is then spoken live)."""
+    try:
+        async with voice.synthesize(text) as stream:
+            return [event.frame async for event in stream]
+    except Exception:
+        logger.warning("could not prepare the greeting's audio", exc_info=True)
+        return None
 
 
 async def _leave_unused_room(ctx: JobContext, waited_seconds: float) -> None:
@@ -172,7 +227,10 @@ class ConversationObserver:
                     role="user", source="typed" if typed else "spoken", text=text, at=message.created_at
                 )
         else:
-            self._spawn(self._latency.agent_message(message))
+            self.spawn(self._latency.agent_message(message))
+            if text:
+                # a stage without a fallback answered again: its next failure is news again
+                self._failed_stages -= {stage for stage in STAGES if stage not in self._pipeline.fallbacks}
             if self._store:
                 self._store.add(role="agent", source="spoken", text=text, at=message.created_at)
 
@@ -212,14 +270,14 @@ class ConversationObserver:
         if stage in self._failed_stages:
             return
         self._failed_stages.add(stage)
-        self._spawn(self._send_notice(prompts.provider_failed(stage, falling_back=falling_back)))
+        self.spawn(self._send_notice(prompts.provider_failed(stage, falling_back=falling_back)))
 
     def _notify_recovery(self, stage: str) -> None:
         if stage not in self._failed_stages:
             return
         self._failed_stages.discard(stage)
         logger.info("model provider recovered", extra={"stage": stage})
-        self._spawn(self._send_notice(prompts.provider_recovered(stage)))
+        self.spawn(self._send_notice(prompts.provider_recovered(stage)))
 
     async def _send_notice(self, text: str) -> None:
         """Tell the user in the chat (text only: the failing stage may be the voice)."""
@@ -242,7 +300,7 @@ class ConversationObserver:
                 await self._send_notice(prompts.SESSION_FAILED)
             self._ctx.shutdown(reason=f"session closed: {event.reason.value}")
 
-        self._spawn(end_job())
+        self.spawn(end_job())
 
     async def _on_shutdown(self) -> None:
         if self._tasks:
@@ -250,7 +308,8 @@ class ConversationObserver:
         if self._store:
             await self._store.close()
 
-    def _spawn(self, coroutine: Coroutine[Any, Any, object]) -> None:
+    def spawn(self, coroutine: Coroutine[Any, Any, object]) -> None:
+        """Run ``coroutine`` as part of the conversation (awaited before the job ends)."""
         task = asyncio.create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

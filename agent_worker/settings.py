@@ -7,7 +7,6 @@ names it shares with the web app (LIVEKIT_*, AGENT_NAME, DATABASE_URL) mean the 
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -34,6 +33,11 @@ class WorkerSettings(BaseSettings):
     OPENAI_LLM_MODEL: str = "gpt-4.1-mini"
     OPENAI_TTS_MODEL: str = "gpt-4o-mini-tts"
     OPENAI_TTS_VOICE: str = "ash"
+    OPENAI_BASE_URL: str | None = None
+    """Another endpoint for the OpenAI stages (a gateway or proxy); unset: OpenAI's own API."""
+    OPENAI_STT_REALTIME: bool = True
+    """Stream the microphone to OpenAI's realtime transcription (interim results, billed once);
+    off: whole utterances over ``/audio/transcriptions`` with interim passes in between."""
 
     PIPELINE: Literal["auto", "openai", "local"] = "auto"
     """Which models answer. ``auto``: per stage, its ``*_BASE_URL`` server if set, else OpenAI
@@ -59,9 +63,39 @@ class WorkerSettings(BaseSettings):
     """Voice on ``TTS_BASE_URL``; defaults to ``OPENAI_TTS_VOICE``."""
     TTS_API_KEY: str | None = Field(default=None, repr=False)
 
-    FALLBACK_TO_LOCAL: bool = True
-    """When a remote stage fails mid-conversation, switch that stage to the offline model."""
+    LOCAL_INFERENCE_URL: str = "http://127.0.0.1:8090/v1"
+    """The shared local inference service (``python -m agent_worker.inference``): Whisper, the
+    offline LLM (llama-server) and espeak-ng behind one OpenAI-compatible API. Every stage that
+    runs offline, and every fallback, goes there, so conversations hold no model weights."""
 
+    FALLBACK_TO_LOCAL: bool = True
+    """When a remote stage fails mid-conversation, switch that stage to the local inference service."""
+
+    TURN_DETECTION: Literal["vad", "livekit"] = "vad"
+    """How the end of the user's turn is decided. ``vad``: ``ENDPOINTING_MIN_DELAY`` of silence.
+    ``livekit``: LiveKit's audio end-of-turn model (``turn-detector-v1-mini``, runs locally, LiveKit
+    Model License) also listens to how the sentence ends and waits up to ``ENDPOINTING_MAX_DELAY``
+    when it sounds unfinished. Not the default: on the synthetic speech we can measure with, it
+    judged most finished questions unfinished (see the README's benchmarks)."""
+    VAD_MODEL: Literal["livekit", "silero"] = "livekit"
+    """Voice activity detection: ``livekit`` (livekit-local-inference's native streaming VAD) or
+    ``silero`` (livekit-plugins-silero's ONNX model)."""
+    ENDPOINTING_MIN_DELAY: float = Field(default=0.6, ge=0, le=5)
+    """Seconds of silence after which a turn the detector judges complete is committed. The reply
+    is prepared during this wait (preemptive generation), so it costs little latency, and a
+    shorter pause in the middle of a sentence (up to ~0.45 s) does not end the turn."""
+    ENDPOINTING_MAX_DELAY: float = Field(default=2.5, ge=0.5, le=10)
+    """Seconds of silence after which a turn is committed even when it sounds unfinished."""
+    PREEMPTIVE_GENERATION: bool = True
+    """Start the LLM and the voice on the transcript before the turn is committed; the reply is
+    dropped if the user goes on speaking."""
+    STT_INTERIM_INTERVAL_SECONDS: float = Field(default=0.6, ge=0.2, le=5)
+    """While the user speaks, the utterance is transcribed again at most this often (live captions
+    and a final transcript that is ready when the silence ends), one pass at a time."""
+
+    MAX_CONVERSATIONS: int = Field(default=20, ge=1)
+    """Hard limit of concurrent conversations per worker: at the limit the worker reports itself
+    full and LiveKit sends new rooms to another worker."""
     DRAIN_TIMEOUT_SECONDS: int = Field(default=300, gt=0)
     """On SIGTERM (``start`` mode) running conversations may go on this long before the worker
     exits; the orchestrator's grace period (compose ``stop_grace_period``) must be longer."""
@@ -69,31 +103,16 @@ class WorkerSettings(BaseSettings):
     """A dispatched agent waits this long for its user to join the room. If nobody comes (a room
     made through the API and never used), it deletes the empty room and ends the job, freeing its
     process; the user's next join re-creates the room and brings a fresh agent."""
-    WORKER_IDLE_PROCESSES: int = Field(default=1, ge=0)
-    """Job processes kept warm (models loaded) for the next conversation. Each holds its own
-    copy of the offline models, so keep this small on small machines."""
+    WORKER_IDLE_PROCESSES: int = Field(default=2, ge=0)
+    """Job processes kept warm for the next conversations. They hold no model weights (those live
+    in the inference service), so a few are cheap; each new conversation takes one at once."""
     WORKER_LOAD_THRESHOLD: float = Field(default=0.7, gt=0)
-    """In ``start`` mode the worker takes no new conversations while its load (0-1: the CPU share
-    of its own processes, see ``agent_worker/load.py``) is at or above this; above 1 turns the
-    limit off. ``dev`` has no limit. LiveKit's server also stops sending jobs above 0.7."""
+    """In ``start`` mode the worker takes no new conversations while its load (0-1, see
+    ``agent_worker/load.py``: the worker's and the inference service's CPU, conversations against
+    ``MAX_CONVERSATIONS``, memory) is at or above this. ``dev`` counts conversations only."""
     WORKER_HTTP_PORT: int | None = None
     """Port of the worker's health endpoint (``GET /``); unset: 8081 in ``start``, random in
     ``dev``."""
-
-    LOCAL_STT_MODEL_DIR: Path | None = None
-    """A faster-whisper model folder for the local pipeline; unset uses the verified Whisper tiny.en."""
-    LOCAL_STT_THREADS: int = Field(default=2, ge=1)
-    """CPU threads the local speech-to-text uses per worker process."""
-    LOCAL_LLM_MODEL_PATH: Path | None = None
-    """A chat GGUF file for the local LLM; unset uses the verified SmolLM2-135M-Instruct."""
-    LOCAL_LLM_THREADS: int = Field(default=2, ge=1)
-    """CPU threads the local LLM uses per worker process."""
-    LOCAL_LLM_MAX_TOKENS: int = Field(default=96, ge=8, le=512)
-    """Upper bound on the length of one local LLM reply, in tokens (replies are spoken)."""
-    LOCAL_TTS_VOICE: str = "en-us"
-    """The espeak-ng voice of the local text-to-speech (`espeak-ng --voices` lists them)."""
-    LOCAL_TTS_RATE: int = Field(default=175, ge=80, le=450)
-    """Speaking rate of the local text-to-speech, in words per minute."""
 
     @property
     def remote_stages(self) -> dict[str, str]:
@@ -113,8 +132,13 @@ class WorkerSettings(BaseSettings):
         return stages
 
     @property
-    def needs_local_models(self) -> bool:
-        """True when some stage runs offline, or may fall back to offline."""
+    def runs_locally(self) -> bool:
+        """True when some stage runs on the local inference service (not only as a fallback)."""
+        return len(self.remote_stages) < 3
+
+    @property
+    def uses_local_inference(self) -> bool:
+        """True when some stage runs on the local inference service, or may fall back to it."""
         return len(self.remote_stages) < 3 or self.FALLBACK_TO_LOCAL
 
     @model_validator(mode="after")

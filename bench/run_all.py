@@ -12,7 +12,7 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 ORDER = [
-    "local_pipeline",
+    "inference_service",
     "auth_login",
     "token_throughput",
     "agent_turns",

@@ -40,6 +40,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from tests.factories import sign_in
 from tests.support.backend import new_database
 from tests.support.browser import isolated_tree, launch_chromium
+from tests.support.inference import InferenceService
 from tests.support.livekit import LiveKitServer
 from tests.support.processes import REPO_ROOT, ManagedProcess, free_port, tool_env, wait_until
 from tests.support.worker import AgentWorker
@@ -82,11 +83,12 @@ def summary(samples: list[float]) -> dict[str, float]:
 
 
 class Stack:
-    """livekit-server, the production app (frontend + backend) and the agent worker."""
+    """livekit-server, the local inference service, the production app and the agent worker."""
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.livekit = LiveKitServer(workdir)
+        self.inference = InferenceService(workdir)
         self.database_url = new_database(workdir)
         self.tree = isolated_tree(workdir)
         # In production Reflex serves the built frontend and the backend on one port.
@@ -124,6 +126,7 @@ class Stack:
 
     def start(self) -> Stack:
         self.livekit.start()
+        self.inference.start()
         self.app.start()
         try:
             wait_until(
@@ -141,7 +144,7 @@ class Stack:
         except TimeoutError as error:
             raise RuntimeError(self.app.log_tail()) from error
         self.worker = AgentWorker(
-            self.workdir, self.livekit, SimpleNamespace(database_url=self.database_url)
+            self.workdir, self.livekit, SimpleNamespace(database_url=self.database_url), self.inference
         ).start()
         return self
 
@@ -149,6 +152,7 @@ class Stack:
         if self.worker is not None:
             self.worker.stop()
         self.app.stop()
+        self.inference.stop()
         self.livekit.stop()
         shutil.rmtree(self.tree, ignore_errors=True)  # a copy of .web, a few hundred MB
 

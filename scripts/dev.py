@@ -1,11 +1,13 @@
-"""Run the whole app for development: livekit-server --dev, the agent worker and `reflex run`.
+"""Run the whole app for development: livekit-server, the models, the agent worker and the app.
 
+The programs are `livekit-server --dev`, the local inference service, the agent worker and
+`reflex run`.
 Started by `make dev` after `scripts/setup.sh`. Each program's output is prefixed with its
 name; Ctrl-C (or SIGTERM) stops all of them, process groups included, so nothing is left
 behind. If one program exits on its own, the others are stopped too and the exit code says so.
 
 Ports come from the environment (defaults: FRONTEND_PORT=3000, BACKEND_PORT=8080,
-LIVEKIT_PORT=7880, which also takes LIVEKIT_PORT+1/tcp and LIVEKIT_PORT+2/udp).
+LIVEKIT_PORT=7880, which also takes LIVEKIT_PORT+1/tcp and LIVEKIT_PORT+2/udp, INFERENCE_PORT=8090).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-COLORS = {"livekit": "\033[35m", "agent": "\033[32m", "app": "\033[36m"}
+COLORS = {"livekit": "\033[35m", "models": "\033[33m", "agent": "\033[32m", "app": "\033[36m"}
 RESET = "\033[0m"
 STOP_TIMEOUT_SECONDS = 20
 
@@ -104,15 +106,18 @@ def _wait_for_port(port: int, timeout: float) -> bool:
 
 
 def build_programs(env: dict[str, str]) -> list[Program]:
-    """The three programs with the settings that make them find each other."""
+    """The programs with the settings that make them find each other."""
     frontend_port = int(env.get("FRONTEND_PORT", "3000"))
     backend_port = int(env.get("BACKEND_PORT", "8080"))
     livekit_port = int(env.get("LIVEKIT_PORT", "7880"))
-    busy = [p for p in (frontend_port, backend_port, livekit_port, livekit_port + 1) if not _port_free(p)]
+    inference_port = int(env.get("INFERENCE_PORT", "8090"))
+    ports = (frontend_port, backend_port, livekit_port, livekit_port + 1, inference_port)
+    busy = [p for p in ports if not _port_free(p)]
     if busy:
         sys.exit(
             f"dev: port(s) {', '.join(map(str, busy))} already in use. Stop what uses them "
-            "(`ss -ltnp` shows it) or pick others: FRONTEND_PORT=3001 BACKEND_PORT=8081 LIVEKIT_PORT=7890 make dev"
+            "(`ss -ltnp` shows it) or pick others: FRONTEND_PORT=3001 BACKEND_PORT=8081 "
+            "LIVEKIT_PORT=7890 INFERENCE_PORT=8091 make dev"
         )
     shared = {
         **env,
@@ -124,6 +129,8 @@ def build_programs(env: dict[str, str]) -> list[Program]:
         "BACKEND_PORT": str(backend_port),
         "API_URL": env.get("API_URL", f"http://localhost:{backend_port}"),
         "DEPLOY_URL": env.get("DEPLOY_URL", f"http://localhost:{frontend_port}"),
+        "INFERENCE_PORT": str(inference_port),
+        "LOCAL_INFERENCE_URL": f"http://127.0.0.1:{inference_port}/v1",
         "PYTHONUNBUFFERED": "1",
     }
     livekit_config = (
@@ -144,6 +151,7 @@ def build_programs(env: dict[str, str]) -> list[Program]:
             ],
             shared,
         ),
+        Program("models", [sys.executable, "-m", "agent_worker.inference"], shared),
         Program("agent", [sys.executable, "-m", "agent_worker", "dev"], shared),
         Program(
             "app",

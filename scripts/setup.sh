@@ -3,7 +3,8 @@
 #   scripts/setup.sh        what `make dev` needs
 #   scripts/setup.sh test   plus what the tests need (Chromium, PostgreSQL, Redis)
 #   scripts/setup.sh bench  plus what the benchmarks need (the tests' programs and wrk)
-# Everything lands in ignored folders of the repo: .venv/ (Python) and .tools/ (bun, livekit-server).
+# Everything lands in ignored folders of the repo: .venv/ (Python) and .tools/ (bun, livekit-server,
+# llama-server); compiled binaries are also cached per version in ~/.cache/voice-app.
 set -euo pipefail
 
 MODE="${1:-run}"
@@ -38,7 +39,7 @@ need_debian_packages() {
 
 # 1. System programs the app itself runs: espeak-ng speaks for the offline pipeline, and
 # PortAudio gives `python -m agent_worker console` the terminal's microphone and speaker.
-need_debian_packages espeak-ng:espeak-ng
+need_debian_packages espeak-ng:espeak-ng cmake:cmake g++:g++
 if ! ldconfig -p 2>/dev/null | grep -q 'libportaudio\.so\.2'; then
   need_debian_packages portaudio-not-installed:libportaudio2
 fi
@@ -98,7 +99,14 @@ else
   livekit_ok "$TOOLS/bin/livekit-server" || die "the livekit-server build did not produce version $LIVEKIT_VERSION"
 fi
 
-# 5. The database schema (SQLite by default; DATABASE_URL picks another).
+# 5. llama-server, the shared local LLM: built from the llama-cpp-python sdist pinned above.
+LLAMA_CPP_VERSION="$(sed -n 's/^llama-cpp-python==\([0-9.]*\).*/\1/p' requirements.txt)"
+if [ ! -x "$TOOLS/bin/llama-server" ] || [ "$(cat "$TOOLS/bin/llama-server.version" 2>/dev/null)" != "$LLAMA_CPP_VERSION" ]; then
+  say "building llama-server $LLAMA_CPP_VERSION (about 5 minutes on 2 cores, once per machine; cached in ~/.cache/voice-app)"
+  scripts/build_llama_server.sh "$TOOLS/bin"
+fi
+
+# 6. The database schema (SQLite by default; DATABASE_URL picks another).
 export PATH="$ROOT/.venv/bin:$TOOLS/bin:$(dirname "$BUN_BIN"):$PATH" REFLEX_USE_SYSTEM_BUN=1 REFLEX_CHECK_LATEST_VERSION=false
 say "applying database migrations"
 reflex db migrate >/dev/null

@@ -5,6 +5,7 @@ Each lives in `tests/support/` with the feature it serves; this file only regist
 
 pytest_plugins = [
     "tests.support.livekit",
+    "tests.support.inference",
     "tests.support.backend",
     "tests.support.worker",
     "tests.support.browser",

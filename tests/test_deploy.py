@@ -22,6 +22,7 @@ import pytest
 import yaml
 from sqlmodel import Session, select
 
+from agent_worker.inference.settings import InferenceSettings
 from agent_worker.settings import WorkerSettings
 from tests.factories import sign_in
 from tests.support.processes import REPO_ROOT, tool_env
@@ -69,12 +70,21 @@ OUR_SERVICES = {
     "frontend": "Dockerfile.frontend",
     "backend": "Dockerfile.backend",
     "agent": "Dockerfile.agent",
+    "inference": "Dockerfile.inference",
 }
-PYTHON_SERVICES = {"backend": Settings, "migrate": Settings, "agent": WorkerSettings}
+PYTHON_SERVICES = {
+    "backend": Settings,
+    "migrate": Settings,
+    "agent": WorkerSettings,
+    "inference": InferenceSettings,
+}
+APP_SERVICES = ("backend", "migrate", "agent")
+"""The services that share the app's database and LiveKit keys (and so its production checks)."""
 NOT_PASSED = {
     "backend": {"FRONTEND_PORT": "the frontend is its own container; Reflex's backend does not read it"},
     "migrate": {"FRONTEND_PORT": "migrations do not serve anything"},
     "agent": {},
+    "inference": {"LLAMA_SERVER_BIN": "the image's own llama-server is on PATH; another is another image"},
 }
 """Settings the compose file deliberately leaves at their defaults for a service, and why."""
 
@@ -216,8 +226,9 @@ def test_ports_networks_and_scaling_are_as_designed() -> None:
     agent = services["agent"]
     assert "ports" not in agent, "the agent must scale with --scale agent=N"
     assert "container_name" not in agent, "the agent must scale with --scale agent=N"
+    assert agent["depends_on"]["inference"] == {"condition": "service_healthy"}
     assert compose["networks"]["backplane"]["internal"] is True
-    for service in ("postgres", "redis", "migrate"):
+    for service in ("postgres", "redis", "migrate", "inference"):
         assert services[service]["networks"] == ["backplane"], f"{service} must not be reachable from outside"
         assert "ports" not in services[service]
     assert services["livekit"]["profiles"] == ["livekit"], "LiveKit Cloud users turn the local server off"
@@ -239,7 +250,7 @@ def test_the_compose_environment_is_exactly_what_the_code_reads(service: str) ->
     assert fields - passed == set(NOT_PASSED[service]), f"{service} is not given every setting"
 
 
-@pytest.mark.parametrize("service", sorted(PYTHON_SERVICES))
+@pytest.mark.parametrize("service", APP_SERVICES)
 def test_with_a_filled_in_env_file_every_service_passes_its_production_checks(
     service: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -255,8 +266,25 @@ def test_with_a_filled_in_env_file_every_service_passes_its_production_checks(
     assert settings.LIVEKIT_API_SECRET == "s" * 40
 
 
+def test_the_agents_reach_the_inference_service_where_it_listens(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env file here: only what compose passes counts
+    compose = load_compose()
+    for service in ("agent", "inference"):
+        for name, value in service_environment(compose, service, valid_dotenv()).items():
+            monkeypatch.setenv(name, value)
+    inference = InferenceSettings()
+    assert inference.INFERENCE_HOST == "0.0.0.0", "other containers must reach it"
+    port = inference.INFERENCE_PORT
+    agent_url = WorkerSettings().LOCAL_INFERENCE_URL
+    assert agent_url == f"http://inference:{port}/v1"
+    health_url = compose["services"]["inference"]["healthcheck"]["test"][-1]
+    assert health_url == f"http://127.0.0.1:{port}/health"
+
+
 @pytest.mark.parametrize("secret", ["LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "POSTGRES_PASSWORD"])
-@pytest.mark.parametrize("service", ["backend", "agent", "migrate"])
+@pytest.mark.parametrize("service", APP_SERVICES)
 def test_compose_refuses_to_start_a_service_without_a_secret_and_names_it(service: str, secret: str) -> None:
     dotenv = {**valid_dotenv(), secret: ""}
     with pytest.raises(MissingVariable) as refused:
@@ -275,7 +303,12 @@ def test_interpolation_follows_compose_rules() -> None:
 
 def test_env_example_documents_every_setting_and_every_compose_variable() -> None:
     documented = env_example_names()
-    needed = set(Settings.model_fields) | set(WorkerSettings.model_fields) | compose_variables()
+    needed = (
+        set(Settings.model_fields)
+        | set(WorkerSettings.model_fields)
+        | set(InferenceSettings.model_fields)
+        | compose_variables()
+    )
     assert needed - documented == set(), "add these to .env.example"
     unknown = documented - needed - {"COMPOSE_PROFILES"}
     assert unknown == set(), "these .env.example names are read by nothing"
@@ -287,8 +320,10 @@ def test_every_pinned_requirement_is_installed_by_some_image_or_is_for_developme
     pins = set(requirement_sets.pinned_lines())
     in_images = set().union(*requirement_sets.SETS.values())
     development = {requirement_sets.normalize(name) for name in requirement_sets.DEVELOPMENT_ONLY}
-    assert pins - in_images - development == set(), "name each in docker/requirement_sets.py"
+    built = {requirement_sets.normalize(name) for name in requirement_sets.BUILT_FROM_SOURCE}
+    assert pins - in_images - development - built == set(), "name each in docker/requirement_sets.py"
     assert development.isdisjoint(in_images)
+    assert built.isdisjoint(in_images)
     for service in requirement_sets.SETS:
         assert len(requirement_sets.requirement_lines(service)) == len(requirement_sets.SETS[service])
 

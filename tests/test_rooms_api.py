@@ -79,6 +79,10 @@ def generate_token(client: httpx.Client, user: SignedInUser, room: str) -> httpx
     return client.post("/api/generate-token", json={"room": room}, headers=user.headers)
 
 
+def agent_status(client: httpx.Client, user: SignedInUser, room: str) -> httpx.Response:
+    return client.get(f"/api/rooms/{room}/agent", headers=user.headers)
+
+
 async def list_room(livekit: livekit_api.LiveKitAPI, name: str) -> list[livekit_api.Room]:
     return list((await livekit.room.list_rooms(livekit_api.ListRoomsRequest(names=[name]))).rooms)
 
@@ -236,6 +240,65 @@ async def test_a_room_livekit_closed_comes_back_with_the_same_configuration_on_j
         await room.disconnect()
 
 
+async def test_in_a_room_no_worker_serves_the_agent_status_says_it_waits_for_a_worker(
+    api: httpx.Client, user: SignedInUser, livekit_server: LiveKitServer, livekit: livekit_api.LiveKitAPI
+) -> None:
+    name = unique_room_name()
+    token = generate_token(api, user, name).json()["token"]
+    room = rtc.Room()
+    await room.connect(livekit_server.url, token)
+    try:
+        response = agent_status(api, user, name)
+    finally:
+        await room.disconnect()
+
+    assert response.status_code == 200, response.text
+    assert response.json() == {"room": name, "agent": "waiting_for_worker"}
+
+    await livekit.room.delete_room(livekit_api.DeleteRoomRequest(room=name))
+    assert agent_status(api, user, name).json() == {"room": name, "agent": "no_dispatch"}
+
+
+def test_the_agent_status_of_another_users_room_is_refused_and_of_no_room_is_404(
+    api: httpx.Client, user: SignedInUser, other_user: SignedInUser
+) -> None:
+    name = unique_room_name()
+    assert create_room(api, user, name).status_code == 201
+
+    refused = agent_status(api, other_user, name)
+    missing = agent_status(api, user, unique_room_name("nobodys"))
+
+    assert refused.status_code == 403
+    assert refused.json() == {"detail": "This room belongs to another user."}
+    assert missing.status_code == 404
+    assert missing.json() == {"detail": "There is no room of that name."}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer not-a-session"}],
+    ids=["no-credentials", "unknown-session"],
+)
+def test_without_a_session_the_agent_status_answers_401(
+    api: httpx.Client, user: SignedInUser, headers: dict
+) -> None:
+    name = unique_room_name()
+    assert create_room(api, user, name).status_code == 201
+
+    response = api.get(f"/api/rooms/{name}/agent", headers=headers)
+
+    assert response.status_code == 401
+    assert isinstance(response.json()["detail"], str)
+
+
+@pytest.mark.parametrize("name", ["a" * 65, "has space", "dot.room", "ümlaut"])
+def test_the_agent_status_of_a_bad_room_name_is_422(api: httpx.Client, user: SignedInUser, name: str) -> None:
+    response = agent_status(api, user, name)
+
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "path.room"
+
+
 @pytest.mark.parametrize("path", ["/api/create-room", "/api/generate-token"])
 def test_another_users_room_is_refused(
     api: httpx.Client, user: SignedInUser, other_user: SignedInUser, path: str
@@ -318,6 +381,9 @@ async def test_while_livekit_is_stopped_the_routes_answer_503_and_recover_when_i
 
         # A room the user already owns needs no LiveKit call: the token alone re-creates it on join.
         assert generate_token(client, user, owned).status_code == 200
+        unreachable = agent_status(client, user, owned)
+        assert unreachable.status_code == 503
+        assert unreachable.json() == {"detail": "LiveKit is unreachable; try again in a moment."}
 
         new_room = unique_room_name("new")
         for response in (create_room(client, user, new_room), generate_token(client, user, new_room)):

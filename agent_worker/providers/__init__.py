@@ -1,10 +1,13 @@
 """Which models answer a conversation: speech-to-text, LLM and text-to-speech, chosen by settings.
 
 Per stage: its OpenAI-compatible server when ``<STAGE>_BASE_URL`` is set, else OpenAI when
-``OPENAI_API_KEY`` is set, else the offline models of ``providers.local`` (always with
-``PIPELINE=local``). A remote stage is wrapped in livekit-agents' ``FallbackAdapter`` with the
-offline model behind it when ``FALLBACK_TO_LOCAL`` is on, so a provider that fails
-mid-conversation is replaced instead of ending the session.
+``OPENAI_API_KEY`` is set, else the local inference service (always with ``PIPELINE=local``).
+All three speak the OpenAI API through ``livekit-plugins-openai``. A remote stage is wrapped in
+livekit-agents' ``FallbackAdapter`` with the local service behind it when ``FALLBACK_TO_LOCAL``
+is on, so a provider that fails mid-conversation is replaced instead of ending the session.
+
+Every stage is made to start early: a whole-utterance STT gets interim passes
+(:mod:`.live_transcription`), a whole-text TTS speaks from the first clause (:mod:`.spoken_chunks`).
 """
 
 from __future__ import annotations
@@ -12,43 +15,57 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from livekit.agents import llm, stt, tts, vad
+from livekit.agents import inference, llm, stt, tts, vad
 from livekit.plugins import silero
 
-from agent_worker.providers.compatible import compatible_llm, compatible_stt, compatible_tts
+from agent_worker.providers.compatible import (
+    compatible_llm,
+    compatible_stt,
+    compatible_tts,
+    local_llm,
+    local_stt,
+    local_tts,
+)
+from agent_worker.providers.live_transcription import UTTERANCE_SILENCE_SECONDS, LiveTranscriptionSTT
 from agent_worker.providers.openai import openai_llm, openai_stt, openai_tts
+from agent_worker.providers.spoken_chunks import SpokenChunkTokenizer
 from agent_worker.settings import WorkerSettings
-
-if TYPE_CHECKING:
-    from agent_worker.providers.local import LocalModels
 
 logger = logging.getLogger(__name__)
 
 Stage = Literal["stt", "llm", "tts"]
 STAGES: tuple[Stage, ...] = ("stt", "llm", "tts")
+Provider = Literal["local", "openai", "compatible"]
 FallbackStage = stt.FallbackAdapter | llm.FallbackAdapter | tts.FallbackAdapter
+
+VAD_MIN_SILENCE_SECONDS = 0.25
+"""The VAD's end of speech; the turn detector and the endpointing delay decide the turn after it."""
+TURN_DETECTOR_VERSION = "v1-mini"
+"""LiveKit's local audio end-of-turn model. Pinned: unpinned, ``dev`` mode tries the cloud one first."""
 
 
 @dataclass(frozen=True)
 class ProcessModels:
-    """Models loaded once per job process (in prewarm) and shared by its conversations."""
+    """What each job process loads once (in prewarm): the VAD and the end-of-turn detector."""
 
     vad: vad.VAD
-    local: LocalModels | None
+    utterance_vad: vad.VAD
+    """The same detector with a longer silence, cutting the speech-to-text's utterances."""
+    turn_detector: Any | None = None
+    """``inference.TurnDetector`` when ``TURN_DETECTION=livekit``; None: silence decides."""
 
 
 @dataclass(frozen=True)
 class Fallback:
-    """A stage whose remote provider has the offline model behind it."""
+    """A stage whose remote provider has the local service behind it."""
 
     adapter: FallbackStage
     remote: Any
 
     def is_remote(self, instance: object) -> bool:
         """True when ``instance`` (as the adapter reports it) is the remote provider."""
-        # the STT adapter wraps a non-streaming provider in a StreamAdapter
         return instance is self.remote or getattr(instance, "wrapped_stt", None) is self.remote
 
 
@@ -60,43 +77,49 @@ class Pipeline:
     llm: llm.LLM
     tts: tts.TTS
     name: str
-    providers: dict[Stage, str] = field(default_factory=dict)
-    """Which provider runs each stage (``local``, ``openai``, ``compatible``)."""
+    providers: dict[Stage, Provider] = field(default_factory=dict)
+    """Which provider runs each stage."""
     fallbacks: dict[Stage, Fallback] = field(default_factory=dict)
 
 
 def load_process_models(settings: WorkerSettings) -> ProcessModels:
-    """Load Silero VAD and, when some stage may run offline, the offline models (blocking)."""
-    local = None
-    if settings.needs_local_models:
-        from agent_worker.providers.local import LocalModels
+    """Load the VAD and the end-of-turn detector (blocking; the native models load once per process)."""
+    detector = None
+    if settings.TURN_DETECTION == "livekit":
+        detector = inference.TurnDetector(version=TURN_DETECTOR_VERSION)
+    return ProcessModels(
+        vad=_load_vad(settings, VAD_MIN_SILENCE_SECONDS),
+        utterance_vad=_load_vad(settings, UTTERANCE_SILENCE_SECONDS),
+        turn_detector=detector,
+    )
 
-        local = LocalModels.load(settings)
-    return ProcessModels(vad=silero.VAD.load(), local=local)
+
+def _load_vad(settings: WorkerSettings, min_silence: float) -> vad.VAD:
+    if settings.VAD_MODEL == "silero":
+        return silero.VAD.load(min_silence_duration=min_silence)
+    return inference.VAD(min_silence_duration=min_silence)
 
 
-def build_pipeline(settings: WorkerSettings, models: ProcessModels) -> Pipeline:
-    """The stages for a new conversation, as the settings choose them."""
+def build_pipeline(settings: WorkerSettings, models: ProcessModels, *, conversation: str = "") -> Pipeline:
+    """The stages for a new conversation, as the settings choose them.
+
+    ``conversation`` (the room's name) lets an LLM server keep this conversation's prompt cached.
+    """
     remote = settings.remote_stages
+    providers: dict[Stage, Provider] = {stage: remote.get(stage, "local") for stage in STAGES}  # type: ignore[misc]
     stages: dict[Stage, Any] = {}
     fallbacks: dict[Stage, Fallback] = {}
     for stage in STAGES:
-        provider = remote.get(stage)
-        if provider is None:
-            stages[stage] = _local_stage(stage, models)
-            continue
-        primary = _REMOTE_BUILDERS[provider][stage](settings)
-        if settings.FALLBACK_TO_LOCAL and models.local is not None:
-            adapter = _with_local_fallback(stage, primary, _local_stage(stage, models), models)
-            stages[stage] = adapter
-            fallbacks[stage] = Fallback(adapter=adapter, remote=primary)
-        else:
+        primary = _streaming(stage, _build(providers[stage], stage, settings, conversation), settings, models)
+        if providers[stage] == "local" or not settings.FALLBACK_TO_LOCAL:
             stages[stage] = primary
-    providers = {stage: remote.get(stage, "local") for stage in STAGES}
-    if len(set(providers.values())) == 1:
-        name = providers["stt"]
-    else:
-        name = " ".join(f"{stage}={provider}" for stage, provider in providers.items())
+            continue
+        local = _streaming(stage, _build("local", stage, settings, conversation), settings, models)
+        adapter = _with_local_fallback(stage, primary, local, models)
+        stages[stage] = adapter
+        fallbacks[stage] = Fallback(adapter=adapter, remote=primary)
+    kinds = set(providers.values())
+    name = providers["stt"] if len(kinds) == 1 else " ".join(f"{s}={p}" for s, p in providers.items())
     return Pipeline(
         stt=stages["stt"],
         llm=stages["llm"],
@@ -107,24 +130,35 @@ def build_pipeline(settings: WorkerSettings, models: ProcessModels) -> Pipeline:
     )
 
 
-def _local_stage(stage: Stage, models: ProcessModels) -> Any:
-    from agent_worker.providers.local import LocalLLM, LocalSTT, LocalTTS
+def _build(provider: Provider, stage: Stage, settings: WorkerSettings, conversation: str) -> Any:
+    build = _BUILDERS[provider][stage]
+    return build(settings, conversation=conversation) if stage == "llm" else build(settings)
 
-    if models.local is None:
-        raise RuntimeError("the offline models were not loaded in this process")
-    return {"stt": LocalSTT, "llm": LocalLLM, "tts": LocalTTS}[stage](models.local)
+
+def _streaming(stage: Stage, model: Any, settings: WorkerSettings, models: ProcessModels) -> Any:
+    """The stage in a form that starts early: interim transcripts, speech from the first clause."""
+    if stage == "stt" and not model.capabilities.streaming:
+        return LiveTranscriptionSTT(
+            recognizer=model,
+            voice_activity=models.utterance_vad,
+            interval=settings.STT_INTERIM_INTERVAL_SECONDS,
+        )
+    if stage == "tts" and not model.capabilities.streaming:
+        return tts.StreamAdapter(tts=model, sentence_tokenizer=SpokenChunkTokenizer())
+    return model
 
 
 def _with_local_fallback(stage: Stage, primary: Any, local: Any, models: ProcessModels) -> FallbackStage:
     if stage == "stt":
         return stt.FallbackAdapter([primary, local], vad=models.vad)
     if stage == "llm":
-        # the offline model may need a few seconds for its first token on a busy CPU
+        # the local model may need a few seconds for its first token on a busy CPU
         return llm.FallbackAdapter([primary, local], attempt_timeout=15.0)
     return tts.FallbackAdapter([primary, local])
 
 
-_REMOTE_BUILDERS: dict[str, dict[Stage, Callable[[WorkerSettings], Any]]] = {
+_BUILDERS: dict[Provider, dict[Stage, Callable[..., Any]]] = {
+    "local": {"stt": local_stt, "llm": local_llm, "tts": local_tts},
     "openai": {"stt": openai_stt, "llm": openai_llm, "tts": openai_tts},
     "compatible": {"stt": compatible_stt, "llm": compatible_llm, "tts": compatible_tts},
 }

@@ -1,46 +1,88 @@
-"""Any OpenAI-compatible server, one per stage.
+"""Any OpenAI-compatible server, one per stage, and the project's own local inference service.
 
 Ollama or vLLM for the LLM, a self-hosted speech server (faster-whisper-server,
 Kokoro-FastAPI, ...) for speech-to-text and voice. The OpenAI plugin speaks their protocol; only
-the base URL, model and key differ. A server that needs no key still gets a placeholder, because
-the OpenAI client refuses to start without one.
+the base URL, model and key differ. The offline pipeline is one more such server
+(``python -m agent_worker.inference``), so it runs through the same code. A server that needs
+no key still gets a placeholder, because the OpenAI client refuses to start without one.
 """
 
 from __future__ import annotations
 
 from livekit.agents import llm, stt, tts
+from livekit.agents.types import NOT_GIVEN
 from livekit.plugins import openai
 
 from agent_worker.settings import WorkerSettings
 
 NO_KEY = "not-needed"
+LOCAL_MODELS = {"stt": "whisper", "llm": "local-llm", "tts": "espeak-ng"}
+"""Model names sent to the local inference service (it serves one model per stage)."""
 
 
 def compatible_stt(settings: WorkerSettings) -> stt.STT:
     """Transcription from ``STT_BASE_URL`` with ``STT_MODEL``."""
-    return openai.STT(
-        base_url=_required(settings.STT_BASE_URL, "STT_BASE_URL"),
-        model=_required(settings.STT_MODEL, "STT_MODEL"),
-        api_key=settings.STT_API_KEY or NO_KEY,
+    return _stt(
+        _required(settings.STT_BASE_URL, "STT_BASE_URL"),
+        _required(settings.STT_MODEL, "STT_MODEL"),
+        settings.STT_API_KEY,
     )
 
 
-def compatible_llm(settings: WorkerSettings) -> llm.LLM:
-    """Chat completions from ``LLM_BASE_URL`` with ``LLM_MODEL``."""
-    return openai.LLM(
-        base_url=_required(settings.LLM_BASE_URL, "LLM_BASE_URL"),
-        model=_required(settings.LLM_MODEL, "LLM_MODEL"),
-        api_key=settings.LLM_API_KEY or NO_KEY,
+def compatible_llm(settings: WorkerSettings, *, conversation: str = "") -> llm.LLM:
+    """Chat completions from ``LLM_BASE_URL`` with ``LLM_MODEL``.
+
+    ``conversation`` is not sent: not every compatible server accepts OpenAI's ``prompt_cache_key``.
+    """
+    return _llm(
+        _required(settings.LLM_BASE_URL, "LLM_BASE_URL"),
+        _required(settings.LLM_MODEL, "LLM_MODEL"),
+        settings.LLM_API_KEY,
     )
 
 
 def compatible_tts(settings: WorkerSettings) -> tts.TTS:
     """Speech from ``TTS_BASE_URL`` with ``TTS_MODEL`` and ``TTS_VOICE``."""
-    return openai.TTS(
-        base_url=_required(settings.TTS_BASE_URL, "TTS_BASE_URL"),
-        model=_required(settings.TTS_MODEL, "TTS_MODEL"),
+    return _tts(
+        _required(settings.TTS_BASE_URL, "TTS_BASE_URL"),
+        _required(settings.TTS_MODEL, "TTS_MODEL"),
+        settings.TTS_API_KEY,
         voice=settings.TTS_VOICE or settings.OPENAI_TTS_VOICE,
-        api_key=settings.TTS_API_KEY or NO_KEY,
+    )
+
+
+def local_stt(settings: WorkerSettings) -> stt.STT:
+    """Whisper on the local inference service."""
+    return _stt(settings.LOCAL_INFERENCE_URL, LOCAL_MODELS["stt"], None)
+
+
+def local_llm(settings: WorkerSettings, *, conversation: str = "") -> llm.LLM:
+    """The offline LLM (llama-server) behind the local inference service.
+
+    ``conversation`` keeps each conversation on its own llama-server slot, which holds its prompt.
+    """
+    return _llm(settings.LOCAL_INFERENCE_URL, LOCAL_MODELS["llm"], None, cache_key=conversation)
+
+
+def local_tts(settings: WorkerSettings) -> tts.TTS:
+    """espeak-ng on the local inference service (its voice is the service's setting)."""
+    return _tts(settings.LOCAL_INFERENCE_URL, LOCAL_MODELS["tts"], None, voice="default")
+
+
+def _stt(base_url: str, model: str, api_key: str | None) -> stt.STT:
+    return openai.STT(base_url=base_url, model=model, api_key=api_key or NO_KEY, use_realtime=False)
+
+
+def _llm(base_url: str, model: str, api_key: str | None, *, cache_key: str = "") -> llm.LLM:
+    return openai.LLM(
+        base_url=base_url, model=model, api_key=api_key or NO_KEY, prompt_cache_key=cache_key or NOT_GIVEN
+    )
+
+
+def _tts(base_url: str, model: str, api_key: str | None, *, voice: str) -> tts.TTS:
+    # raw PCM: nothing to decode, and the first bytes are playable at once
+    return openai.TTS(
+        base_url=base_url, model=model, voice=voice, api_key=api_key or NO_KEY, response_format="pcm"
     )
 
 

@@ -3,25 +3,44 @@
 from __future__ import annotations
 
 from livekit.agents import llm, stt, tts
+from livekit.agents.types import NOT_GIVEN
 from livekit.plugins import openai
 
 from agent_worker.settings import WorkerSettings
 
 
 def openai_stt(settings: WorkerSettings) -> stt.STT:
-    """OpenAI transcription with ``OPENAI_STT_MODEL``."""
-    return openai.STT(model=settings.OPENAI_STT_MODEL, api_key=_key(settings))
+    """OpenAI transcription with ``OPENAI_STT_MODEL``, streamed over the realtime API by default."""
+    return openai.STT(
+        model=settings.OPENAI_STT_MODEL,
+        api_key=_key(settings),
+        base_url=settings.OPENAI_BASE_URL or NOT_GIVEN,
+        use_realtime=settings.OPENAI_STT_REALTIME,
+    )
 
 
-def openai_llm(settings: WorkerSettings) -> llm.LLM:
-    """OpenAI chat completions with ``OPENAI_LLM_MODEL``."""
-    return openai.LLM(model=settings.OPENAI_LLM_MODEL, api_key=_key(settings))
+def openai_llm(settings: WorkerSettings, *, conversation: str = "") -> llm.LLM:
+    """OpenAI chat completions with ``OPENAI_LLM_MODEL``.
+
+    ``conversation`` is sent as ``prompt_cache_key``: OpenAI then routes the conversation's
+    requests to the same prompt cache (and so does the local inference service).
+    """
+    return openai.LLM(
+        model=settings.OPENAI_LLM_MODEL,
+        api_key=_key(settings),
+        base_url=settings.OPENAI_BASE_URL or NOT_GIVEN,
+        prompt_cache_key=conversation or NOT_GIVEN,
+    )
 
 
 def openai_tts(settings: WorkerSettings) -> tts.TTS:
-    """OpenAI speech with ``OPENAI_TTS_MODEL`` and ``OPENAI_TTS_VOICE``."""
+    """OpenAI speech with ``OPENAI_TTS_MODEL`` and ``OPENAI_TTS_VOICE``, as raw PCM (no decoding)."""
     return openai.TTS(
-        model=settings.OPENAI_TTS_MODEL, voice=settings.OPENAI_TTS_VOICE, api_key=_key(settings)
+        model=settings.OPENAI_TTS_MODEL,
+        voice=settings.OPENAI_TTS_VOICE,
+        api_key=_key(settings),
+        base_url=settings.OPENAI_BASE_URL or NOT_GIVEN,
+        response_format="pcm",
     )
 
 

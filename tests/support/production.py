@@ -1,11 +1,13 @@
 """The production stack of docker-compose.yml, started natively: there is no Docker engine here.
 
-Each service runs its container command (the scripts in `docker/entrypoints/`) from a copy of the
-Docker build context (the repository minus `.dockerignore`), with the environment the compose file
-gives it, interpolated from a test `.env` the way compose does. Only the addresses change:
-`postgres:5432`, `redis:6379`, `livekit:7880` and `backend:8080` become free loopback ports.
-PostgreSQL and Redis are Debian's packages (`scripts/setup.sh test` installs them); livekit-server
-runs with `docker/livekit.yaml`; the frontend is built with `build-frontend.sh` and served by Caddy
+Each service runs its container command (the scripts in `docker/entrypoints/`, or
+`python -m agent_worker.inference`) from a copy of the Docker build context (the repository minus
+`.dockerignore`), with the environment the compose file gives it, interpolated from a test `.env`
+the way compose does. Only the addresses change: `postgres:5432`, `redis:6379`, `livekit:7880`,
+`inference:8090` and `backend:8080` become free loopback ports. PostgreSQL and Redis are Debian's
+packages (`scripts/setup.sh test` installs them); livekit-server runs with `docker/livekit.yaml`;
+the inference service runs the llama-server `scripts/setup.sh` builds into `.tools/bin` (the image
+has its own in /usr/local/bin); the frontend is built with `build-frontend.sh` and served by Caddy
 with `docker/frontend.Caddyfile`, as in the images.
 """
 
@@ -31,7 +33,15 @@ import pytest
 import yaml
 
 from tests.support.livekit import find_livekit_server
-from tests.support.processes import REPO_ROOT, ManagedProcess, free_port, free_udp_port, tool_env, wait_until
+from tests.support.processes import (
+    REPO_ROOT,
+    TOOLS_BIN,
+    ManagedProcess,
+    free_port,
+    free_udp_port,
+    tool_env,
+    wait_until,
+)
 from tests.support.worker import REGISTERED_LOG_LINE
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
@@ -322,7 +332,7 @@ class ServiceProcess:
 
 @dataclass
 class ProductionStack:
-    """postgres, redis, livekit, migrate, backend, agent and frontend of docker-compose.yml."""
+    """postgres, redis, livekit, migrate, backend, inference, agent and frontend of docker-compose.yml."""
 
     workdir: Path
     dotenv: dict[str, str]
@@ -334,6 +344,7 @@ class ProductionStack:
     frontend_port: int = 0
     backend_port: int = 0
     livekit_port: int = 0
+    inference_port: int = 0
     postgres: PostgresServer | None = None
     redis: RedisServer | None = None
     static_root: Path | None = None
@@ -421,15 +432,25 @@ class ProductionStack:
         ).start()
         self.redis = RedisServer(self.workdir, self._command("redis")).start()
         self.livekit_port, self.backend_port, self.frontend_port = free_port(), free_port(), free_port()
+        self.inference_port = free_port()
         worker_http_port = free_port()
         self.addresses = {
             "@postgres:5432/": f"@127.0.0.1:{self.postgres.port}/",
             "redis://redis:6379": f"redis://127.0.0.1:{self.redis.port}",
             "http://livekit:7880": f"http://127.0.0.1:{self.livekit_port}",
             "ws://localhost:7880": f"ws://127.0.0.1:{self.livekit_port}",
+            "http://inference:8090": f"http://127.0.0.1:{self.inference_port}",
             "backend:8080": f"127.0.0.1:{self.backend_port}",
         }
         self.timings["postgres_redis_seconds"] = round(time.monotonic() - started, 2)
+
+        # It depends on nothing (compose starts it at once): its models load while the rest starts.
+        inference_env = self.environment("inference") | {
+            "INFERENCE_HOST": "127.0.0.1",  # compose binds 0.0.0.0 inside the container
+            "INFERENCE_PORT": str(self.inference_port),
+            "LLAMA_SERVER_BIN": str(TOOLS_BIN / "llama-server"),
+        }
+        self._spawn("inference", inference_env)
 
         self._start_livekit()
         self._healthy(
@@ -453,6 +474,13 @@ class ProductionStack:
             "REFLEX_BACKEND_HOST": "127.0.0.1",  # compose binds 0.0.0.0 inside the container
         }
         self._spawn("backend", backend_env)
+        # compose starts the agent only once the inference service is healthy
+        self._healthy(
+            "inference",
+            lambda: httpx.get(f"http://127.0.0.1:{self.inference_port}/health", timeout=2).status_code == 200,
+            240,
+            started,
+        )
         agent_env = self.environment("agent") | {"WORKER_HTTP_PORT": str(worker_http_port)}
         self._spawn("agent", agent_env)
         self._healthy(

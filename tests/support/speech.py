@@ -29,6 +29,9 @@ QUESTIONS = (
 )
 """Short questions a user might ask; tiny.en hears each of them from espeak-ng's en-us voice."""
 
+SILENCE_LEVEL = 300
+"""16-bit samples at or below this (about -40 dBFS) count as silence when trimming a recording."""
+
 
 def espeak_executable() -> str:
     """The espeak-ng program, or a failing test that says how to install it."""
@@ -89,6 +92,25 @@ def spoken_frame(text: str, workdir: Path, *, words_per_minute: int = 175) -> rt
     """``text`` spoken by espeak-ng's en-us voice, as one audio frame at espeak-ng's own rate."""
     name = re.sub(r"\W+", "-", text.lower()).strip("-")[:40] or "silence"
     return read_wav(speak_to_wav(text, workdir / f"{name}.wav", words_per_minute=words_per_minute))
+
+
+def spoken_with_pauses(parts: list[str], pause_seconds: float, workdir: Path) -> rtc.AudioFrame:
+    """``parts`` spoken one after another with exactly ``pause_seconds`` of silence between them.
+
+    espeak-ng pads its recordings with silence; that is cut off first, so the pause is the one asked for.
+    """
+    frames = [spoken_frame(part, workdir) for part in parts]
+    rate = frames[0].sample_rate
+    silence = np.zeros(int(rate * pause_seconds), dtype=np.int16).tobytes()
+    pieces: list[bytes] = []
+    for index, frame in enumerate(frames):
+        samples = np.frombuffer(frame.data, dtype=np.int16)
+        voiced = np.flatnonzero(np.abs(samples) > SILENCE_LEVEL)
+        if index:
+            pieces.append(silence)
+        pieces.append(samples[voiced[0] : voiced[-1] + 1].tobytes() if voiced.size else b"")
+    data = b"".join(pieces)
+    return rtc.AudioFrame(data, rate, 1, len(data) // 2)
 
 
 def rms(frame: rtc.AudioFrame) -> float:

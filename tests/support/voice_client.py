@@ -38,6 +38,10 @@ class Transcript:
     text: str
     segment_id: str
     received_at: float
+    final: bool = True
+    """False for an interim caption (``lk.transcription_final`` unset or false)."""
+    first_received_at: float = 0.0
+    """When the segment's first version (an interim caption, perhaps) arrived."""
 
 
 @dataclass
@@ -61,20 +65,24 @@ class VoiceClient:
     agent_states: list[tuple[float, str]] = field(default_factory=list)
     agent_frames: list[AgentFrame] = field(default_factory=list)
     agent_joined_at: float | None = None
+    frame_ms: int = MIC_FRAME_MS
+    """Length of the audio frames sent and received: longer frames cost the client less CPU."""
     _mic: rtc.AudioSource | None = None
     _speech: asyncio.Queue[rtc.AudioFrame | None] = field(default_factory=asyncio.Queue)
     _spoken: asyncio.Queue[float] = field(default_factory=asyncio.Queue)
     _tasks: set[asyncio.Task] = field(default_factory=set)
 
     @classmethod
-    async def join(cls, api: httpx.Client, user: SignedInUser, room: str | None = None) -> VoiceClient:
+    async def join(
+        cls, api: httpx.Client, user: SignedInUser, room: str | None = None, *, frame_ms: int = MIC_FRAME_MS
+    ) -> VoiceClient:
         """Get a token from ``POST /api/generate-token`` and join the room it is for."""
         response = await asyncio.to_thread(
             api.post, "/api/generate-token", headers=user.headers, json={"room": room} if room else None
         )
         assert response.status_code == 200, f"token refused: {response.status_code} {response.text}"
         grant = response.json()
-        client = cls(identity=grant["identity"], room_name=grant["room"])
+        client = cls(identity=grant["identity"], room_name=grant["room"], frame_ms=frame_ms)
         await client._connect(grant["server_url"], grant["token"])
         return client
 
@@ -138,9 +146,13 @@ class VoiceClient:
         agent = self.agent_identity
         return [t for t in self.transcripts if t.speaker == agent and t.received_at > after and t.text]
 
-    def user_transcripts(self, after: float = 0.0) -> list[Transcript]:
-        """What the agent heard the user say, received after ``after``."""
-        return [t for t in self.transcripts if t.speaker == self.identity and t.received_at > after]
+    def user_transcripts(self, after: float = 0.0, *, interim: bool = False) -> list[Transcript]:
+        """What the agent heard the user say, received after ``after`` (final only, unless ``interim``)."""
+        return [
+            t
+            for t in self.transcripts
+            if t.speaker == self.identity and t.received_at > after and (interim or t.final)
+        ]
 
     def agent_state_since(self, since: float) -> str | None:
         """The agent's latest ``lk.agent.state`` if it changed after ``since``."""
@@ -179,11 +191,15 @@ class VoiceClient:
                     text = await reader.read_all()
                 except rtc.StreamError:
                     return  # the room closed while the stream was still coming in
-                segment = reader.info.attributes.get("lk.segment_id", reader.info.stream_id)
-                transcript = Transcript(participant_identity, text.strip(), segment, time.monotonic())
+                attributes = reader.info.attributes
+                segment = attributes.get("lk.segment_id", reader.info.stream_id)
+                final = attributes.get("lk.transcription_final", "true") == "true"
+                now = time.monotonic()
+                transcript = Transcript(participant_identity, text.strip(), segment, now, final, now)
                 # a segment is sent again whenever it is updated: keep its latest text, as a UI does
                 for index, earlier in enumerate(into):
                     if earlier.segment_id == segment and earlier.speaker == participant_identity:
+                        transcript.first_received_at = earlier.first_received_at
                         into[index] = transcript
                         return
                 into.append(transcript)
@@ -203,7 +219,10 @@ class VoiceClient:
             track.kind == rtc.TrackKind.KIND_AUDIO
             and participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
         ):
-            self._spawn(self._listen(rtc.AudioStream(track, sample_rate=MIC_SAMPLE_RATE, num_channels=1)))
+            stream = rtc.AudioStream(
+                track, sample_rate=MIC_SAMPLE_RATE, num_channels=1, frame_size_ms=self.frame_ms
+            )
+            self._spawn(self._listen(stream))
 
     async def _listen(self, stream: rtc.AudioStream) -> None:
         async for event in stream:
@@ -214,7 +233,7 @@ class VoiceClient:
     async def _microphone(self) -> None:
         """Send silence, or a recording when one is queued, as a live microphone does."""
         assert self._mic is not None
-        samples_per_frame = MIC_SAMPLE_RATE * MIC_FRAME_MS // 1000
+        samples_per_frame = MIC_SAMPLE_RATE * self.frame_ms // 1000
         silence = rtc.AudioFrame(bytes(samples_per_frame * 2), MIC_SAMPLE_RATE, 1, samples_per_frame)
         while True:
             try:

@@ -1,5 +1,6 @@
 """The real agent worker (`python -m agent_worker dev|start`) on the test livekit-server and the
-backend's database, running the offline pipeline (no OpenAI key in its environment)."""
+backend's database, running the offline pipeline on the shared local inference service (no
+OpenAI key in its environment)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ from typing import Protocol
 import pytest
 
 from tests.support.backend import Backend
+from tests.support.inference import InferenceService
 from tests.support.livekit import LiveKitServer
 from tests.support.processes import ManagedProcess, free_port, tool_env, wait_until
 
 REGISTERED_LOG_LINE = "registered worker"
+PORT_TAKEN = "address already in use"
 
 
 class HasDatabase(Protocol):
@@ -37,6 +40,7 @@ class AgentWorker:
         workdir: Path,
         livekit: LiveKitServer,
         backend: HasDatabase,
+        inference: InferenceService,
         *,
         mode: str = "dev",
         extra_env: dict[str, str] | None = None,
@@ -44,6 +48,7 @@ class AgentWorker:
         self.env = {
             **livekit.env(),
             "DATABASE_URL": backend.database_url,
+            "LOCAL_INFERENCE_URL": inference.base_url,
             "PIPELINE": "local",
             "OPENAI_API_KEY": "",
             "WORKER_IDLE_PROCESSES": "1",
@@ -73,9 +78,23 @@ class AgentWorker:
         return self._process.log_path.read_text(errors="replace") if self._process.log_path.exists() else ""
 
     def start(self) -> AgentWorker:
-        """Start the worker and wait until it registered with livekit-server."""
+        """Start the worker and wait until it registered with livekit-server.
+
+        A port found free can be taken by another process's outgoing connection before the worker
+        binds it; then the worker is started once more on another port.
+        """
         self._process.start()
         try:
+            wait_until(
+                lambda: REGISTERED_LOG_LINE in self.log() or PORT_TAKEN in self.log(),
+                timeout=90,
+                what="agent worker registering",
+            )
+            if REGISTERED_LOG_LINE not in self.log():
+                self._process.stop()
+                self.env["WORKER_HTTP_PORT"] = str(free_port())
+                self._process.env = tool_env(self.env)
+                self._process.start()
             wait_until(lambda: REGISTERED_LOG_LINE in self.log(), timeout=90, what="agent worker registering")
         except TimeoutError as error:
             self.stop()
@@ -102,10 +121,15 @@ class AgentWorker:
 
 @pytest.fixture(scope="session")
 def agent_worker(
-    tmp_path_factory: pytest.TempPathFactory, livekit_server: LiveKitServer, backend: Backend
+    tmp_path_factory: pytest.TempPathFactory,
+    livekit_server: LiveKitServer,
+    backend: Backend,
+    inference_service: InferenceService,
 ) -> Iterator[AgentWorker]:
     """The worker shared by the session, in `dev` mode, registered on the shared livekit-server."""
-    worker = AgentWorker(tmp_path_factory.mktemp("agent-worker"), livekit_server, backend).start()
+    worker = AgentWorker(
+        tmp_path_factory.mktemp("agent-worker"), livekit_server, backend, inference_service
+    ).start()
     yield worker
     worker.stop()
 
@@ -117,22 +141,27 @@ class Deployment:
     workdir: Path
     livekit: LiveKitServer
     backend: Backend
+    inference: InferenceService
 
     def worker(self, name: str, *, mode: str = "dev", extra_env: dict[str, str] | None = None) -> AgentWorker:
-        """A worker for this deployment (not started); only one should run at a time."""
-        return AgentWorker(self.workdir / name, self.livekit, self.backend, mode=mode, extra_env=extra_env)
+        """A worker for this deployment (not started)."""
+        return AgentWorker(
+            self.workdir / name, self.livekit, self.backend, self.inference, mode=mode, extra_env=extra_env
+        )
 
 
 @pytest.fixture(scope="module")
-def isolated_deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+def isolated_deployment(
+    tmp_path_factory: pytest.TempPathFactory, inference_service: InferenceService
+) -> Iterator[Deployment]:
     """LiveKit and the backend with no session worker registered, so a test's own worker gets
-    every job (two workers under one agent name would share them)."""
+    every job (two workers under one agent name would share them). The models are the session's."""
     workdir = tmp_path_factory.mktemp("isolated")
     livekit = LiveKitServer(workdir).start()
     try:
         backend = Backend(workdir, livekit).start()
         try:
-            yield Deployment(workdir, livekit, backend)
+            yield Deployment(workdir, livekit, backend, inference_service)
         finally:
             backend.stop()
     finally:

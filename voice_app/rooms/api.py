@@ -1,4 +1,4 @@
-"""`POST /api/create-room` and `POST /api/generate-token`, for signed-in users only.
+"""The rooms routes (create a room, get a token, ask about its agent), for signed-in users only.
 
 The routes parse, call `voice_app.rooms.service`, and map its named errors to a status in
 `_service_errors`. Every status a route can answer is declared, so the OpenAPI docs (`/docs`)
@@ -12,16 +12,19 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException, Response, status
+from fastapi import APIRouter, Body, HTTPException, Path, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from voice_app.api_errors import NOT_SIGNED_IN, error_responses
 from voice_app.auth.deps import CurrentUser, SessionDep
 from voice_app.rooms.names import RoomName
 from voice_app.rooms.service import (
+    AgentDispatchStatus,
     InvalidRoomName,
     LiveKitUnavailable,
+    RoomNotFound,
     RoomNotOwned,
+    agent_dispatch_status,
     ensure_room,
     issue_token_for_room,
 )
@@ -31,6 +34,7 @@ router = APIRouter(prefix="/api", tags=["rooms"])
 
 LIVEKIT_UNREACHABLE = "LiveKit is unreachable; try again in a moment."
 ROOM_NOT_OWNED = "This room belongs to another user."
+ROOM_NOT_FOUND = "There is no room of that name."
 
 
 class CreateRoomRequest(BaseModel):
@@ -76,6 +80,20 @@ class TokenResponse(BaseModel):
     expires_at: datetime = Field(description="When the token can no longer be used to join.")
 
 
+class AgentStatusResponse(BaseModel):
+    """Whether an agent has taken the conversation in a room."""
+
+    room: str
+    agent: AgentDispatchStatus = Field(
+        description=(
+            "`joined`: the agent is in the room. `assigned`: a worker accepted the conversation and "
+            "its agent is starting (or has left). `waiting_for_worker`: no worker took it, because "
+            "every worker is full or none is running; LiveKit does not offer it again, so start a new "
+            "room later. `no_dispatch`: the room is not open on LiveKit (nobody joined it lately)."
+        )
+    )
+
+
 _ERRORS = error_responses(
     {
         401: NOT_SIGNED_IN,
@@ -95,6 +113,8 @@ def _service_errors() -> Iterator[None]:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
     except RoomNotOwned as error:
         raise HTTPException(status.HTTP_403_FORBIDDEN, ROOM_NOT_OWNED) from error
+    except RoomNotFound as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, ROOM_NOT_FOUND) from error
     except LiveKitUnavailable as error:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, LIVEKIT_UNREACHABLE) from error
 
@@ -161,3 +181,34 @@ async def generate_token(
         token=grant.token,
         expires_at=grant.expires_at,
     )
+
+
+@router.get(
+    "/rooms/{room}/agent",
+    response_model=AgentStatusResponse,
+    responses=error_responses(
+        {
+            401: NOT_SIGNED_IN,
+            403: ROOM_NOT_OWNED,
+            404: ROOM_NOT_FOUND,
+            422: "The room name breaks the naming rule.",
+            503: LIVEKIT_UNREACHABLE,
+        }
+    ),
+    summary="Whether an agent has taken the conversation in one of the caller's rooms",
+)
+async def read_agent_status(
+    user: CurrentUser,
+    session: SessionDep,
+    room: Annotated[RoomName, Path(examples=["my-room"])],
+) -> AgentStatusResponse:
+    """Ask LiveKit whether a worker took this room's agent job, and whether the agent is in the room.
+
+    A client that joined a room and sees no agent after a few seconds can tell "every agent is
+    busy" (`waiting_for_worker`) from "the agent is still starting" (`assigned`).
+    """
+    with _service_errors():
+        agent = await agent_dispatch_status(
+            session=session, user=user, room_name=room, settings=get_settings()
+        )
+    return AgentStatusResponse(room=room, agent=agent)

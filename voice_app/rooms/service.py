@@ -4,13 +4,15 @@ The database is the authority on who owns a room; LiveKit only hosts it. A name 
 the database before LiveKit hears of it, so a user can never create, reconfigure or join a room
 someone else owns, even when two users race for the same name.
 
-Errors are named: `InvalidRoomName`, `RoomNotOwned`, and `LiveKitUnavailable` (LiveKit did not
-answer in time, or refused). Callers map them to a status code or a message in one place.
+Errors are named: `InvalidRoomName`, `RoomNotFound`, `RoomNotOwned`, and `LiveKitUnavailable`
+(LiveKit did not answer in time, or refused). Callers map them to a status code or a message in
+one place.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
 from livekit import api
 from sqlalchemy import bindparam
@@ -25,10 +27,13 @@ from voice_app.rooms.tokens import TokenGrant, issue_participant_token, room_con
 from voice_app.settings import Settings
 
 __all__ = [
+    "AgentDispatchStatus",
     "InvalidRoomName",
     "LiveKitUnavailable",
+    "RoomNotFound",
     "RoomNotOwned",
     "TokenGrant",
+    "agent_dispatch_status",
     "ensure_room",
     "issue_token_for_room",
 ]
@@ -38,6 +43,14 @@ logger = logging.getLogger(__name__)
 
 class RoomNotOwned(Exception):
     """The room exists and belongs to another user."""
+
+
+class RoomNotFound(Exception):
+    """No user has a room of that name."""
+
+
+AgentDispatchStatus = Literal["joined", "assigned", "waiting_for_worker", "no_dispatch"]
+"""How far the app's agent has come in a room (see `agent_dispatch_status`)."""
 
 
 def _find_room(session: Session, name: str) -> Room | None:
@@ -152,3 +165,58 @@ async def issue_token_for_room(
     elif owner_id != user.id:
         raise RoomNotOwned(room_name)
     return issue_participant_token(user=user, room_name=room_name, settings=settings)
+
+
+async def agent_dispatch_status(
+    *, session: Session, user: SignedInUser, room_name: str, settings: Settings
+) -> AgentDispatchStatus:
+    """How far this app's agent (``AGENT_NAME``) has come in ``user``'s room ``room_name``.
+
+    LiveKit keeps the dispatch the room configuration asks for, and adds a job to it when a
+    worker accepts; with every worker full, or none registered, the dispatch stays without a job
+    and LiveKit does not offer it again. So a room still ``waiting_for_worker`` a few seconds
+    after it opened will get no agent.
+
+    Returns:
+        ``joined`` (the agent of an accepted job is in the room), ``assigned`` (a worker accepted;
+        its agent is starting, or has left), ``waiting_for_worker`` (no worker took the job), or
+        ``no_dispatch`` (LiveKit has no such room open, or it dispatches no agent of this name).
+
+    Raises:
+        InvalidRoomName: ``room_name`` breaks the naming rule.
+        RoomNotFound: nobody owns ``room_name``.
+        RoomNotOwned: another user owns it.
+        LiveKitUnavailable: LiveKit did not answer in time, or refused.
+
+    """
+    owner_id = _find_owner(session, validate_room_name(room_name))
+    if owner_id is None:
+        raise RoomNotFound(room_name)
+    if owner_id != user.id:
+        raise RoomNotOwned(room_name)
+    livekit = get_livekit_api(settings)
+    try:
+        # ListDispatch on a room LiveKit does not host waits out its RPC timeout and answers 503.
+        open_rooms = await call_livekit(
+            livekit.room.list_rooms(api.ListRoomsRequest(names=[room_name])), settings=settings
+        )
+        if not open_rooms.rooms:
+            return "no_dispatch"
+        dispatches = await call_livekit(livekit.agent_dispatch.list_dispatch(room_name), settings=settings)
+        ours = [dispatch for dispatch in dispatches if dispatch.agent_name == settings.AGENT_NAME]
+        if not ours:
+            return "no_dispatch"
+        jobs = [job for dispatch in ours for job in dispatch.state.jobs]
+        if not jobs:
+            return "waiting_for_worker"
+        participants = await call_livekit(
+            livekit.room.list_participants(api.ListParticipantsRequest(room=room_name)), settings=settings
+        )
+    except api.TwirpError as error:
+        # The room closed between two calls, or LiveKit refused the key: nothing the user can fix.
+        logger.warning("LiveKit refused an agent status", extra={"room": room_name, "twirp_code": error.code})
+        raise LiveKitUnavailable("The LiveKit server refused to describe the room.") from error
+    agent_identities = {job.state.participant_identity for job in jobs}
+    if any(participant.identity in agent_identities for participant in participants.participants):
+        return "joined"
+    return "assigned"

@@ -5,30 +5,36 @@ server: the LiveKit secret never leaves the backend; the browser receives only t
 URL and a short-lived token for one new room. The LiveKit session component then reports
 back (see `livekit_components`), and this state turns those facts into what the page says:
 the stage in words and colour, captions of both sides merged with the chat, per-turn latency,
-and each failure in words with a way out.
+and each failure in words with a way out. A conversation still without its agent a few seconds
+after connecting asks the rooms service whether any worker took it, so a full system says so
+at once instead of after the join timeout.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import reflex as rx
-from reflex.event import EventSpec
+from reflex.event import EventHandler, EventSpec
 from sqlmodel import Session
 
 from voice_app.auth import service as auth_service
 from voice_app.auth.state import AuthState
 from voice_app.db import get_engine
-from voice_app.rooms.service import LiveKitUnavailable, issue_token_for_room
+from voice_app.rooms.service import LiveKitUnavailable, agent_dispatch_status, issue_token_for_room
 from voice_app.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
 AGENT_JOIN_TIMEOUT_SECONDS = 20
 """How long the page waits for the agent to join before it says so."""
+
+AGENT_BUSY_CHECK_SECONDS = 4
+"""How long the page waits, connected without an agent, before asking whether a worker took the job."""
 
 CHAT_MESSAGE_MAX_CHARS = 2000
 
@@ -76,6 +82,11 @@ PROBLEMS: dict[str, Problem] = {
         "The agent did not join",
         f"No agent joined within {AGENT_JOIN_TIMEOUT_SECONDS} seconds. The agent worker may be "
         "busy or not running. Press Try again.",
+        ends_session=True,
+    ),
+    "agents_busy": Problem(
+        "All agents are busy",
+        "Every agent is in another conversation right now. Try again in a minute.",
         ends_session=True,
     ),
     "agent_left": Problem(
@@ -316,12 +327,52 @@ class TalkState(AuthState):
         self.outgoing_chat = {"id": self._chat_count, "text": text}
 
     @rx.event
-    def session_state_changed(self, report: dict[str, Any]) -> None:
-        """The session reports its stage (connecting, waiting, listening, ...)."""
+    def session_state_changed(self, report: dict[str, Any]) -> EventHandler | None:
+        """The session reports its stage (connecting, waiting, listening, ...).
+
+        Connected without an agent for the first time, it starts the check for busy agents.
+        """
         stage = report.get("stage")
-        if self.connect and stage in _REPORTED_STAGES:
-            self.stage = stage
-            self.llm_provider = str(report.get("llm_provider") or "")
+        if not (self.connect and stage in _REPORTED_STAGES):
+            return None
+        first_wait = self.stage == "connecting" and stage == "waiting"
+        self.stage = stage
+        self.llm_provider = str(report.get("llm_provider") or "")
+        return TalkState.check_agents_busy if first_wait else None
+
+    def _still_waiting_in(self, room_name: str) -> bool:
+        return self.connect and self.stage == "waiting" and self.room_name == room_name
+
+    @rx.event(background=True)
+    async def check_agents_busy(self) -> None:
+        """Still no agent after `AGENT_BUSY_CHECK_SECONDS`: end the conversation if no worker took it.
+
+        LiveKit never offers a job again that every worker refused (all full, or none running),
+        so waiting out the join timeout would only leave the user in silence. A job a worker has
+        accepted is left to that timeout: its agent may still be loading.
+        """
+        async with self:
+            room_name = self.room_name
+        await asyncio.sleep(AGENT_BUSY_CHECK_SECONDS)
+        async with self:
+            if not self._still_waiting_in(room_name):
+                return
+            try:
+                user = self._signed_in_user()
+            except auth_service.SessionInvalid:
+                return
+        try:
+            with Session(get_engine()) as session:
+                status = await agent_dispatch_status(
+                    session=session, user=user, room_name=room_name, settings=get_settings()
+                )
+        except LiveKitUnavailable:
+            return  # the session itself reports what the user needs to know
+        if status != "waiting_for_worker":
+            return
+        async with self:
+            if self._still_waiting_in(room_name):
+                self._report_problem("agents_busy")
 
     @rx.event
     def transcript_changed(self, changed: list[dict[str, Any]]) -> None:
@@ -345,8 +396,13 @@ class TalkState(AuthState):
 
     @rx.event
     def session_failed(self, report: dict[str, Any]) -> None:
-        """The session reports a failure (connection, token, microphone, agent, chat)."""
-        self._report_problem(str(report.get("kind", "")))
+        """The session reports a failure (connection, token, microphone, agent, chat).
+
+        Ignored once the conversation is over: the library's agent-join timer can outlive the
+        room it was started for, and would replace the problem that ended it.
+        """
+        if self.connect:
+            self._report_problem(str(report.get("kind", "")))
 
     @rx.event
     def session_disconnected(self, report: dict[str, Any]) -> None:

@@ -1,0 +1,96 @@
+"""Run the local inference service: ``python -m agent_worker.inference``.
+
+It listens at once (``/health`` answers 503 "starting" while the models load), logs one line when
+every model answers, and on SIGTERM or SIGINT stops llama-server and exits. A missing or changed
+model is one error line naming the install command, and exit status 78 (EX_CONFIG).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from aiohttp import web
+
+from agent_worker.inference.app import create_app
+from agent_worker.inference.models import LocalModelsUnavailable
+from agent_worker.inference.service import InferenceService
+from agent_worker.inference.settings import InferenceSettings, get_inference_settings
+
+logger = logging.getLogger("agent_worker.inference")
+
+EX_CONFIG = 78
+EX_UNAVAILABLE = 69
+SHUTDOWN_SECONDS = 5.0
+"""On SIGTERM, answers still streaming get this long to finish before their connections close."""
+_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+class ExtrasFormatter(logging.Formatter):
+    """The message, then the ``extra=`` fields as ``key=value`` (logs carry values only there)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format ``record`` with its extra fields appended."""
+        line = super().format(record)
+        extras = {key: value for key, value in vars(record).items() if key not in _RECORD_FIELDS}
+        return " ".join([line, *(f"{key}={value}" for key, value in extras.items())])
+
+
+def configure_logging() -> None:
+    """INFO for the service, WARNING for the libraries (their DEBUG and access lines are noise)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(ExtrasFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
+    logging.getLogger("agent_worker").setLevel(logging.INFO)
+
+
+async def serve(settings: InferenceSettings) -> int:
+    """Listen, load the models, serve until SIGTERM or SIGINT; the exit status."""
+    service = InferenceService(settings)
+    runner = web.AppRunner(create_app(service), access_log=None, shutdown_timeout=SHUTDOWN_SECONDS)
+    await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        try:
+            await web.TCPSite(runner, settings.INFERENCE_HOST, settings.INFERENCE_PORT).start()
+        except OSError as error:
+            logger.error(
+                "cannot listen",
+                extra={
+                    "address": f"{settings.INFERENCE_HOST}:{settings.INFERENCE_PORT}",
+                    "problem": error.strerror,
+                },
+            )
+            return EX_UNAVAILABLE
+        starting = asyncio.create_task(service.start())
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if starting.done():
+            starting.result()
+            await stopping
+        else:
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
+        logger.info("stopping")
+        return 0
+    except LocalModelsUnavailable as error:
+        logger.error("the local models are not usable", extra={"problem": str(error)})
+        return EX_CONFIG
+    finally:
+        await runner.cleanup()
+        await service.close()
+
+
+def main() -> None:
+    """Entry point of ``python -m agent_worker.inference``."""
+    configure_logging()
+    sys.exit(asyncio.run(serve(get_inference_settings())))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""How a spoken turn flows: the agent answers once the user has finished, not when they pause.
+
+Real livekit-server, the real worker on the local inference service, a LiveKit client speaking
+espeak-ng audio into its microphone as a browser would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.factories import sign_in
+from tests.support.backend import Backend
+from tests.support.speech import spoken_frame, spoken_with_pauses, word_accuracy
+from tests.support.voice_client import VoiceClient
+from tests.support.worker import AgentWorker
+from tests.test_agent_worker import REPLY_TIMEOUT, stored_conversations, talking
+
+pytestmark = pytest.mark.slow
+
+BOOKING_PARTS = ["I would like to book a table", "for two people tomorrow evening"]
+QUIET_AFTER_REPLY = 4.0
+"""Seconds of listening after the reply began, to catch a second (duplicate) answer."""
+
+
+async def agent_replies_after(client: VoiceClient, after: float) -> list[str]:
+    """The agent's separate replies (transcript segments) received after ``after``."""
+    return [t.text for t in client.agent_transcripts(after=after)]
+
+
+async def test_a_pause_in_the_middle_of_a_sentence_does_not_end_the_turn(
+    api: httpx.Client, agent_worker: AgentWorker, backend: Backend, tmp_path: Path
+) -> None:
+    user = sign_in(api, display_name="Grace")
+    sentence = spoken_with_pauses(BOOKING_PARTS, 0.4, tmp_path)
+    async with talking(api, user) as client:
+        await client.wait_for("the agent listening", lambda: client.agent_states[-1][1] == "listening", 20)
+        started = asyncio.get_running_loop().time()
+        ended = await client.speak(sentence)
+        first = await client.wait_for("a reply", lambda: client.agent_transcripts(after=ended), REPLY_TIMEOUT)
+        await asyncio.sleep(QUIET_AFTER_REPLY)
+        early = [t for t in client.agent_transcripts(after=0) if started < t.received_at < ended]
+        replies = await agent_replies_after(client, ended)
+        heard = client.user_transcripts()
+    assert not early, f"the agent answered during the pause: {early}"
+    assert len(replies) == 1, f"expected one answer, got {replies}"
+    assert first
+    assert len(heard) == 1, f"the sentence was split into turns: {[t.text for t in heard]}"
+    whole = " ".join(BOOKING_PARTS)
+    assert word_accuracy(whole, heard[0].text) >= 0.8, heard[0].text
+    await asyncio.sleep(1)  # the worker stores the reply after it is spoken
+    _, messages = stored_conversations(backend, user.user_id)[-1]
+    stored_user = [m.text for m in messages if m.role == "user"]
+    assert len(stored_user) == 1, stored_user
+    assert word_accuracy(whole, stored_user[0]) >= 0.8, stored_user
+
+
+async def test_speaking_again_before_the_reply_starts_gets_an_answer_to_everything_said(
+    api: httpx.Client, agent_worker: AgentWorker, backend: Backend, tmp_path: Path
+) -> None:
+    user = sign_in(api, display_name="Hedy")
+    first_part = spoken_frame("What is the capital of France?", tmp_path)
+    second_part = spoken_frame("And what is the capital of Italy?", tmp_path)
+    async with talking(api, user) as client:
+        await client.wait_for("the agent listening", lambda: client.agent_states[-1][1] == "listening", 20)
+        await client.speak(first_part)
+        # the transcript of the first question is final after ~0.3 s of silence, and the reply to it
+        # is being prepared; the turn would be committed at 0.6 s
+        await asyncio.sleep(0.35)
+        ended = await client.speak(second_part)
+        await client.wait_for("a reply", lambda: client.agent_transcripts(after=ended), REPLY_TIMEOUT)
+        await asyncio.sleep(QUIET_AFTER_REPLY)
+        before_end = [t.text for t in client.agent_transcripts(after=0) if t.received_at < ended]
+        replies = await agent_replies_after(client, ended)
+        heard = client.user_transcripts()
+    greeting_only = [text for text in before_end if "Hedy" not in text]
+    assert not greeting_only, f"the preliminary reply was spoken: {greeting_only}"
+    assert len(replies) == 1, f"expected one answer, got {replies}"
+    said = " ".join(t.text for t in heard)
+    assert "italy" in said.lower(), said
+    await asyncio.sleep(1)
+    _, messages = stored_conversations(backend, user.user_id)[-1]
+    user_messages = " ".join(m.text for m in messages if m.role == "user")
+    assert (
+        word_accuracy("What is the capital of France? And what is the capital of Italy?", user_messages)
+        >= 0.8
+    ), user_messages
+
+
+async def test_captions_of_the_user_appear_while_they_are_still_speaking(
+    api: httpx.Client, agent_worker: AgentWorker, tmp_path: Path
+) -> None:
+    user = sign_in(api, display_name="Ada")
+    long_question = spoken_frame(
+        "Please tell me a short story about a brave little robot who sails across the sea.", tmp_path
+    )
+    async with talking(api, user) as client:
+        await client.wait_for("the agent listening", lambda: client.agent_states[-1][1] == "listening", 20)
+        ended = await client.speak(long_question)
+        final = await client.wait_for(
+            "the final transcript", lambda: client.user_transcripts(), REPLY_TIMEOUT
+        )
+    assert final[0].first_received_at < ended, "no caption arrived before the user stopped speaking"
+    assert (
+        word_accuracy(
+            "Please tell me a short story about a brave little robot who sails across the sea.", final[0].text
+        )
+        >= 0.8
+    ), final[0].text
