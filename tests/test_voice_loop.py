@@ -62,15 +62,14 @@ async def test_speaking_again_before_the_reply_starts_gets_an_answer_to_everythi
     api: httpx.Client, agent_worker: AgentWorker, backend: Backend, tmp_path: Path
 ) -> None:
     user = sign_in(api, display_name="Hedy")
-    first_part = spoken_frame("What is the capital of France?", tmp_path)
-    second_part = spoken_frame("And what is the capital of Italy?", tmp_path)
+    # 0.3 s after the first question the tail pass has made its transcript final-looking and the
+    # reply to it is being prepared (preemptive generation); then the user goes on
+    both = spoken_with_pauses(
+        ["What is the capital of France?", "And what is the capital of Italy?"], 0.3, tmp_path
+    )
     async with talking(api, user) as client:
         await client.wait_for("the agent listening", lambda: client.agent_states[-1][1] == "listening", 20)
-        await client.speak(first_part)
-        # the transcript of the first question is final after ~0.3 s of silence, and the reply to it
-        # is being prepared; the turn would be committed at 0.6 s
-        await asyncio.sleep(0.35)
-        ended = await client.speak(second_part)
+        ended = await client.speak(both)
         await client.wait_for("a reply", lambda: client.agent_transcripts(after=ended), REPLY_TIMEOUT)
         await asyncio.sleep(QUIET_AFTER_REPLY)
         before_end = [t.text for t in client.agent_transcripts(after=0) if t.received_at < ended]

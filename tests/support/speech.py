@@ -94,6 +94,14 @@ def spoken_frame(text: str, workdir: Path, *, words_per_minute: int = 175) -> rt
     return read_wav(speak_to_wav(text, workdir / f"{name}.wav", words_per_minute=words_per_minute))
 
 
+def trailing_silence_seconds(frame: rtc.AudioFrame) -> float:
+    """How long a recording stays silent after its last sound (espeak-ng pads about 0.3 s)."""
+    samples = np.frombuffer(frame.data, dtype=np.int16)
+    voiced = np.flatnonzero(np.abs(samples) > SILENCE_LEVEL)
+    last = voiced[-1] if voiced.size else -1
+    return (len(samples) - 1 - last) / frame.sample_rate
+
+
 def spoken_with_pauses(parts: list[str], pause_seconds: float, workdir: Path) -> rtc.AudioFrame:
     """``parts`` spoken one after another with exactly ``pause_seconds`` of silence between them.
 
