@@ -21,19 +21,19 @@ def pieces_of(stream_text: list[str]) -> list[str]:
             return spoken
 
 
-def test_the_first_clause_is_released_before_the_sentence_ends() -> None:
+async def test_the_first_clause_is_released_before_the_sentence_ends() -> None:
     stream = SpokenChunkStream()
     for token in ["Sure", " thing", ",", " I", " can"]:
         stream.push_text(token)
     assert stream._event_ch.recv_nowait().token == "Sure thing,"
 
 
-def test_a_lone_first_word_waits_for_a_second_one() -> None:
+async def test_a_lone_first_word_waits_for_a_second_one() -> None:
     assert next_piece("Sure, ", first=True) is None
     assert next_piece("Sure, I can. Yes", first=True) == ("Sure, I can.", "Yes")
 
 
-def test_later_pieces_are_whole_sentences_released_as_soon_as_they_end() -> None:
+async def test_later_pieces_are_whole_sentences_released_as_soon_as_they_end() -> None:
     tokens = [
         "Hello",
         " there",
@@ -52,7 +52,7 @@ def test_later_pieces_are_whole_sentences_released_as_soon_as_they_end() -> None
     assert pieces_of(tokens) == ["Hello there,", "friend.", "The weather is nice, sunny.", "Bye"]
 
 
-def test_without_punctuation_the_first_piece_is_cut_after_a_handful_of_words() -> None:
+async def test_without_punctuation_the_first_piece_is_cut_after_a_handful_of_words() -> None:
     tokens = [f" word{i}" for i in range(12)]
     spoken = pieces_of(tokens)
     assert spoken[0] == " ".join(f"word{i}" for i in range(7))
@@ -60,20 +60,20 @@ def test_without_punctuation_the_first_piece_is_cut_after_a_handful_of_words() -
 
 
 @pytest.mark.parametrize("text", ["It costs 3.50 dollars today.", "Version 2.1 is out."])
-def test_a_decimal_point_inside_a_number_is_not_a_boundary(text: str) -> None:
+async def test_a_decimal_point_inside_a_number_is_not_a_boundary(text: str) -> None:
     streamed = [text[i : i + 2] for i in range(0, len(text), 2)]
     assert " ".join(pieces_of(streamed)) == text
     assert all(not piece.endswith(("3.", "2.")) for piece in pieces_of(streamed))
 
 
-def test_nothing_is_lost_or_reordered() -> None:
+async def test_nothing_is_lost_or_reordered() -> None:
     text = "First, a clause. Then a sentence! And a question? Finally the end"
     streamed = [text[i : i + 3] for i in range(0, len(text), 3)]
     assert " ".join(pieces_of(streamed)) == text
     assert SpokenChunkTokenizer().tokenize(text) == pieces_of(streamed)
 
 
-def test_flush_starts_a_new_segment_whose_first_piece_is_again_a_clause() -> None:
+async def test_flush_starts_a_new_segment_whose_first_piece_is_again_a_clause() -> None:
     stream = SpokenChunkStream()
     stream.push_text("One sentence here. Another")
     stream.flush()
