@@ -122,6 +122,7 @@ async def run(args: argparse.Namespace) -> dict:
     livekit = LiveKitServer(workdir).start()
     standin = backend = worker = None
     rows = []
+    not_started = None
     clients: list[VoiceClient] = []
     tasks: list[asyncio.Task] = []
     turns: list[Turn] = []
@@ -152,12 +153,19 @@ async def run(args: argparse.Namespace) -> dict:
         cpus = psutil.cpu_count() or 1
         with httpx.Client(base_url=backend.base_url, timeout=30) as api:
             for step in args.steps:
-                while len(clients) < step:
+                while len(clients) < step and not_started is None:
                     user = await asyncio.to_thread(sign_in, api, display_name=f"Remote {len(clients) + 1}")
                     client = await VoiceClient.join(api, user, frame_ms=CLIENT_FRAME_MS)
-                    await client.wait_for("the greeting", lambda c=client: c.agent_transcripts(), 60)
                     clients.append(client)
+                    try:
+                        await client.wait_for("the greeting", lambda c=client: c.agent_transcripts(), 60)
+                    except AssertionError:
+                        not_started = len(clients)  # past what the machine holds: stop adding
+                        print(f"  conversation {not_started} got no greeting within 60 s", flush=True)
+                        break
                     tasks.append(asyncio.create_task(converse(client, question, turns)))
+                if not_started is not None:
+                    break
                 await asyncio.sleep(8)  # the new users settle into their rhythm
                 before = len(turns)
                 cpu.used()
@@ -195,6 +203,7 @@ async def run(args: argparse.Namespace) -> dict:
         "critical_path_ms": round(CRITICAL_PATH_S * 1000),
         "window_seconds": args.window,
         "rows": rows,
+        "first_count_not_started": not_started,
     }
 
 
@@ -214,6 +223,8 @@ def print_table(result: dict) -> None:
             f"| {row['conversations']} | {row['worker_load']} | {row['client_e2e_ms']['p50']} | "
             f"{row['added_ms']['p50']} | {row['added_ms']['p95']} | {row['worker_memory_mb']} |"
         )
+    if result["first_count_not_started"]:
+        print(f"\nConversation {result['first_count_not_started']} got no greeting within 60 s")
 
 
 def main() -> None:
