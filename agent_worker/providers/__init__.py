@@ -12,7 +12,6 @@ Every stage is made to start early: a whole-utterance STT gets interim passes
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -32,8 +31,6 @@ from agent_worker.providers.live_transcription import UTTERANCE_SILENCE_SECONDS,
 from agent_worker.providers.openai import openai_llm, openai_stt, openai_tts
 from agent_worker.providers.spoken_chunks import SpokenChunkTokenizer
 from agent_worker.settings import WorkerSettings
-
-logger = logging.getLogger(__name__)
 
 Stage = Literal["stt", "llm", "tts"]
 STAGES: tuple[Stage, ...] = ("stt", "llm", "tts")
