@@ -23,6 +23,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import psutil
@@ -148,3 +149,35 @@ class WorkerLoad:
             if self._inference is not None:
                 loads["inference_cpu"] = self._inference()
         return max(loads.values())
+
+
+def load_with_starting_conversations(
+    measured: float, starting: int, running: int, per_conversation: float
+) -> float:
+    """The load to compare with the threshold while ``starting`` accepted jobs have not begun.
+
+    With conversations running, each starting one weighs what a running one does on average
+    (livekit-agents' own rule); with none running, one conversation's share of the limit.
+    """
+    each = measured / running if running else per_conversation
+    return measured + starting * each
+
+
+class ConversationServer(AgentServer):
+    """An ``AgentServer`` that accepts several conversations arriving at once at an idle worker.
+
+    Between saying "available" to a job and the job starting, livekit-agents 1.8 counts the job
+    as ``load_threshold / num_idle_processes`` when nothing runs yet: with one or two warm
+    processes, an idle worker refuses the second or third of several users who press Start at the
+    same moment, and LiveKit then gives those rooms no agent at all. Here such a job counts as
+    one conversation's share of ``MAX_CONVERSATIONS`` (see ``load_with_starting_conversations``).
+    """
+
+    def __init__(self, *args: Any, max_conversations: int, threshold: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._per_conversation = conversation_load(1, max_conversations, threshold)
+
+    def _get_effective_load(self) -> float:
+        return load_with_starting_conversations(
+            self._worker_load, self._reserved_slots, len(self.active_jobs), self._per_conversation
+        )
