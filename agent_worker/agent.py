@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterable, AsyncIterator
-from dataclasses import dataclass
 
 from livekit import rtc
 from livekit.agents import Agent, ModelSettings, llm
@@ -15,36 +13,9 @@ from agent_worker import prompts
 
 logger = logging.getLogger(__name__)
 
-MAX_DISPLAY_NAME_LENGTH = 80
 MAX_CONTEXT_ITEMS = 24
 """Conversation items (messages, tool calls) the LLM sees besides its instructions: spoken
 replies are short, and a small local model's context (1,024 tokens per conversation) must hold them."""
-
-
-@dataclass(frozen=True)
-class DispatchMetadata:
-    """What the backend put in the token's agent dispatch: ``{"display_name", "user_id"}``."""
-
-    display_name: str | None = None
-    user_id: int | None = None
-
-    @classmethod
-    def parse(cls, raw: str) -> DispatchMetadata:
-        """Read the dispatch metadata; anything missing or malformed just means "unknown"."""
-        try:
-            data = json.loads(raw) if raw else {}
-        except json.JSONDecodeError:
-            logger.warning("dispatch metadata is not JSON; greeting without a name")
-            return cls()
-        if not isinstance(data, dict):
-            return cls()
-        name = data.get("display_name")
-        name = name.strip()[:MAX_DISPLAY_NAME_LENGTH] if isinstance(name, str) else ""
-        user_id = data.get("user_id")
-        return cls(
-            display_name=name or None,
-            user_id=int(user_id) if isinstance(user_id, int | str) and str(user_id).isdigit() else None,
-        )
 
 
 class VoiceAssistant(Agent):

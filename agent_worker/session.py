@@ -33,16 +33,15 @@ from livekit.agents import (
 from livekit.agents.types import TOPIC_CHAT
 
 from agent_worker import prompts
-from agent_worker.agent import DispatchMetadata, VoiceAssistant
+from agent_worker.agent import VoiceAssistant
 from agent_worker.latency import LatencyReporter
 from agent_worker.providers import STAGES, Pipeline, ProcessModels, build_pipeline, load_process_models
 from agent_worker.settings import WorkerSettings, get_worker_settings
 from agent_worker.transcripts import TranscriptStore, engine_for
+from voice_app.protocol import LLM_PROVIDER_ATTRIBUTE, AgentDispatchMetadata
 
 logger = logging.getLogger(__name__)
 
-LLM_PROVIDER_ATTRIBUTE = "voice-app.llm"
-"""Agent participant attribute: which provider runs the LLM (``local``, ``openai``, ``compatible``)."""
 
 TYPED_MARK = "voice_app_typed"
 """Set in ``ChatMessage.extra`` on user messages that came from the chat, not the microphone."""
@@ -85,7 +84,7 @@ async def entrypoint(ctx: JobContext) -> None:
     settings = get_worker_settings()
     models: ProcessModels = ctx.proc.userdata["models"]
     pipeline = build_pipeline(settings, models, conversation=ctx.job.room.name or ctx.job.id)
-    metadata = DispatchMetadata.parse(ctx.job.metadata)
+    metadata = AgentDispatchMetadata.parse(ctx.job.metadata)
 
     session = AgentSession(
         vad=models.vad,
@@ -177,7 +176,10 @@ async def answer_typed_message(session: AgentSession, event: room_io.TextInputEv
 
 
 def _open_transcripts(
-    settings: WorkerSettings, ctx: JobContext, participant: rtc.RemoteParticipant, metadata: DispatchMetadata
+    settings: WorkerSettings,
+    ctx: JobContext,
+    participant: rtc.RemoteParticipant,
+    metadata: AgentDispatchMetadata,
 ) -> TranscriptStore | None:
     # the identity is the user's id: the backend signed it into the token
     user_id = int(participant.identity) if participant.identity.isdigit() else metadata.user_id

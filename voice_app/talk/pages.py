@@ -18,7 +18,7 @@ from voice_app import routes
 from voice_app.auth.guards import require_login
 from voice_app.talk import livekit_components as lk
 from voice_app.talk.layout import signed_in_frame
-from voice_app.talk.state import AGENT_JOIN_TIMEOUT_SECONDS, CHAT_MESSAGE_MAX_CHARS, CaptionLine, TalkState
+from voice_app.talk.state import CHAT_MESSAGE_MAX_CHARS, CaptionLine, TalkState
 
 VISUALLY_HIDDEN: dict[str, Any] = {
     "position": "absolute",
@@ -223,7 +223,6 @@ def _media() -> rx.Component:
         server_url=TalkState.server_url,
         token=TalkState.livekit_token,
         connect=TalkState.connect,
-        agent_timeout_ms=AGENT_JOIN_TIMEOUT_SECONDS * 1000,
         outgoing_chat=TalkState.outgoing_chat,
         on_state_change=TalkState.session_state_changed,
         on_transcript=TalkState.transcript_changed,

@@ -25,13 +25,11 @@ from sqlmodel import Session
 from voice_app.auth import service as auth_service
 from voice_app.auth.state import AuthState
 from voice_app.db import get_engine
+from voice_app.protocol import AGENT_JOIN_TIMEOUT_SECONDS, LATENCY_MESSAGE_TYPE, MICROPHONE_ERRORS
 from voice_app.rooms.service import LiveKitUnavailable, agent_dispatch_status, issue_token_for_room
 from voice_app.settings import get_settings
 
 logger = logging.getLogger(__name__)
-
-AGENT_JOIN_TIMEOUT_SECONDS = 20
-"""How long the page waits for the agent to join before it says so."""
 
 AGENT_BUSY_CHECK_SECONDS = 4
 """How long the page waits, connected without an agent, before asking whether a worker took the job."""
@@ -159,13 +157,6 @@ PROBLEMS: dict[str, Problem] = {
     ),
 }
 
-_MICROPHONE_PROBLEMS = {
-    "NotAllowedError": "microphone_denied",
-    "NotFoundError": "microphone_missing",
-    "NotReadableError": "microphone_busy",
-}
-"""The browser's DOMException names when opening the microphone fails."""
-
 _SERVER_CLOSED_REASONS = {"ROOM_DELETED", "ROOM_CLOSED", "PARTICIPANT_REMOVED", "SERVER_SHUTDOWN"}
 
 
@@ -201,7 +192,7 @@ def _milliseconds(value: Any) -> str:
 def device_problem(source: str, error_name: str) -> str:
     """The problem kind for a browser error ``error_name`` while opening ``source``."""
     if source == "microphone":
-        return _MICROPHONE_PROBLEMS.get(error_name, "microphone_failed")
+        return MICROPHONE_ERRORS.get(error_name, "microphone_failed")
     return "camera_failed" if source == "camera" else "screen_share_failed"
 
 
@@ -401,8 +392,12 @@ class TalkState(AuthState):
         Ignored once the conversation is over: the library's agent-join timer can outlive the
         room it was started for, and would replace the problem that ended it.
         """
-        if self.connect:
-            self._report_problem(str(report.get("kind", "")))
+        if not self.connect:
+            return
+        kind = str(report.get("kind", ""))
+        if kind == "device_failed":
+            kind = device_problem(str(report.get("source", "")), str(report.get("error_name", "")))
+        self._report_problem(kind)
 
     @rx.event
     def session_disconnected(self, report: dict[str, Any]) -> None:
@@ -415,7 +410,7 @@ class TalkState(AuthState):
     @rx.event
     def latency_received(self, message: dict[str, Any]) -> None:
         """Add one turn's latency (the agent worker's ``turn_latency`` message) to the details."""
-        if message.get("type") != "turn_latency":
+        if message.get("type") != LATENCY_MESSAGE_TYPE:
             return
         self.latencies = [
             *self.latencies,
