@@ -16,8 +16,8 @@ import reflex as rx
 
 from voice_app import routes
 from voice_app.auth.guards import require_login
+from voice_app.layout import signed_in_frame
 from voice_app.talk import livekit_components as lk
-from voice_app.talk.layout import signed_in_frame
 from voice_app.talk.state import CHAT_MESSAGE_MAX_CHARS, CaptionLine, TalkState
 
 VISUALLY_HIDDEN: dict[str, Any] = {
