@@ -38,6 +38,7 @@ from agent_worker.latency import LatencyReporter
 from agent_worker.providers import STAGES, Pipeline, ProcessModels, build_pipeline, load_process_models
 from agent_worker.settings import WorkerSettings, get_worker_settings
 from agent_worker.transcripts import TranscriptStore, engine_for
+from voice_app.logs import quiet_library_warnings
 from voice_app.protocol import LLM_PROVIDER_ATTRIBUTE, AgentDispatchMetadata
 
 logger = logging.getLogger(__name__)
@@ -76,7 +77,9 @@ def prewarm(proc: JobProcess) -> None:
 
     No model weights: those live in the local inference service.
     """
-    proc.userdata["models"] = load_process_models(get_worker_settings())
+    settings = get_worker_settings()
+    quiet_library_warnings(settings.LOG_LEVEL)  # a job process does not inherit the worker's filters
+    proc.userdata["models"] = load_process_models(settings)
 
 
 async def entrypoint(ctx: JobContext) -> None:

@@ -38,12 +38,12 @@ class ExtrasFormatter(logging.Formatter):
         return " ".join([line, *(f"{key}={value}" for key, value in extras.items())])
 
 
-def configure_logging() -> None:
-    """INFO for the service, WARNING for the libraries (their DEBUG and access lines are noise)."""
+def configure_logging(level: str) -> None:
+    """The service's lines from ``level``; the libraries' from WARNING unless ``level`` is DEBUG."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(ExtrasFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.WARNING, handlers=[handler])
-    logging.getLogger("agent_worker").setLevel(logging.INFO)
+    logging.basicConfig(level=logging.DEBUG if level == "DEBUG" else logging.WARNING, handlers=[handler])
+    logging.getLogger("agent_worker").setLevel(level)
 
 
 async def serve(settings: InferenceSettings) -> int:
@@ -88,8 +88,9 @@ async def serve(settings: InferenceSettings) -> int:
 
 def main() -> None:
     """Entry point of ``python -m agent_worker.inference``."""
-    configure_logging()
-    sys.exit(asyncio.run(serve(get_inference_settings())))
+    settings = get_inference_settings()
+    configure_logging(settings.LOG_LEVEL)
+    sys.exit(asyncio.run(serve(settings)))
 
 
 if __name__ == "__main__":
