@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from typing import Any
 
 from livekit.agents import AgentServer, cli
 from livekit.agents.worker import ServerEnvOption
@@ -32,7 +33,7 @@ DEV_LOAD_THRESHOLD = 1.0
 
 def build_server(settings: WorkerSettings, *, dev_mode: bool) -> AgentServer:
     """The livekit-agents server for these settings, with our job entrypoint registered."""
-    options: dict[str, int] = {}
+    options: dict[str, Any] = {}
     if settings.WORKER_HTTP_PORT is not None:
         options["port"] = settings.WORKER_HTTP_PORT
     production = not dev_mode

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterable, AsyncIterator
 
 from livekit import rtc
 from livekit.agents import Agent, ModelSettings, llm
+from livekit.agents.types import FlushSentinel
 
 from agent_worker import prompts
 
@@ -38,7 +39,7 @@ class VoiceAssistant(Agent):
 
     async def llm_node(
         self, chat_ctx: llm.ChatContext, tools: list[llm.Tool], model_settings: ModelSettings
-    ) -> AsyncIterable[llm.ChatChunk | str]:
+    ) -> AsyncIterable[llm.ChatChunk | str | FlushSentinel]:
         """Answer from a bounded context whose beginning stays put (see :func:`recent_context`)."""
         async for chunk in Agent.default.llm_node(self, recent_context(chat_ctx), tools, model_settings):
             yield chunk

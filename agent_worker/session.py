@@ -125,7 +125,7 @@ async def entrypoint(ctx: JobContext) -> None:
     await session.start(agent=agent, room=ctx.room, room_options=room_options)
     if pipeline.providers["llm"] == "local":
         # while the greeting plays, let the local LLM read the prompt every reply starts with
-        observer.spawn(read_ahead(pipeline.llm, agent.instructions, greeting))
+        observer.spawn(read_ahead(pipeline.llm, prompts.INSTRUCTIONS, greeting))
 
 
 async def read_ahead(model: llm.LLM, instructions: str, greeting: str) -> None:
@@ -215,7 +215,8 @@ class ConversationObserver:
         self._session.on("error", self._on_error)
         self._session.on("close", self._on_close)
         for stage, fallback in self._pipeline.fallbacks.items():
-            fallback.adapter.on(f"{stage}_availability_changed", self._availability_handler(stage))
+            # each adapter names its event after its stage; pyright cannot pair the union with the name
+            fallback.adapter.on(f"{stage}_availability_changed", self._availability_handler(stage))  # pyright: ignore[reportArgumentType]
         self._ctx.add_shutdown_callback(self._on_shutdown)
 
     def _on_item_added(self, event: ConversationItemAddedEvent) -> None:

@@ -90,6 +90,7 @@ DEVELOPMENT_ONLY = frozenset(
         "playwright",
         "schemathesis",
         "ruff",
+        "pyright",
         "pyyaml",
         "jsonschema-rs",
     }

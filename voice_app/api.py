@@ -75,7 +75,7 @@ def create_api() -> FastAPI:
             api.openapi_schema = document_errors(generate_openapi())
         return api.openapi_schema
 
-    api.openapi = openapi_with_our_error_bodies  # type: ignore[method-assign]
+    api.openapi = openapi_with_our_error_bodies
     return api
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import Engine, event
 from sqlmodel import Session, create_engine
@@ -37,7 +38,7 @@ def make_engine(database_url: str) -> Engine:
         )
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
             cursor = dbapi_connection.cursor()
             # WAL: readers never wait for the worker's writes, and it for theirs.
             cursor.execute("PRAGMA journal_mode=WAL")

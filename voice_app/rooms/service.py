@@ -150,10 +150,10 @@ async def issue_token_for_room(
 
     """
     owner_id = _find_owner(session, validate_room_name(room_name)) if room_name is not None else None
-    if owner_id is None:
+    if room_name is None or owner_id is None:
         room, _created = await ensure_room(session=session, user=user, name=room_name, settings=settings)
-        room_name = room.name
-    elif owner_id != user.id:
+        return issue_participant_token(user=user, room_name=room.name, settings=settings)
+    if owner_id != user.id:
         raise RoomNotOwned(room_name)
     return issue_participant_token(user=user, room_name=room_name, settings=settings)
 

@@ -16,10 +16,10 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import reflex as rx
-from reflex.event import EventHandler, EventSpec
+from reflex.event import EventCallback
 from sqlmodel import Session
 
 from voice_app.auth import service as auth_service
@@ -37,12 +37,16 @@ AGENT_BUSY_CHECK_SECONDS = 4
 CHAT_MESSAGE_MAX_CHARS = 2000
 
 
+StageColor = Literal["gray", "amber", "grass", "blue", "violet", "orange", "red"]
+"""The Radix colour scales the stages use."""
+
+
 @dataclass(frozen=True)
 class Stage:
     """How the page shows one stage of a conversation: words and a Radix colour."""
 
     label: str
-    color: str
+    color: StageColor
 
 
 STAGES: dict[str, Stage] = {
@@ -205,11 +209,11 @@ class TalkState(AuthState):
     server_url: str = ""
     livekit_token: str = ""
     room_name: str = ""
-    connect: bool = False
+    connect: rx.Field[bool] = rx.field(False)
     """While true the session component joins (or stays in) the room; End and fatal problems clear it."""
     problem: str = ""
-    lines: list[CaptionLine] = []
-    latencies: list[TurnLatency] = []
+    lines: rx.Field[list[CaptionLine]] = rx.field([])
+    latencies: rx.Field[list[TurnLatency]] = rx.field([])
     camera_on: bool = False
     screen_share_on: bool = False
     outgoing_chat: dict[str, Any] = {"id": 0, "text": ""}
@@ -222,7 +226,7 @@ class TalkState(AuthState):
         return STAGES.get(self.stage, STAGES["idle"]).label
 
     @rx.var
-    def stage_color(self) -> str:
+    def stage_color(self) -> StageColor:
         """The stage's colour (a Radix colour scale)."""
         return STAGES.get(self.stage, STAGES["idle"]).color
 
@@ -273,7 +277,7 @@ class TalkState(AuthState):
         self._clear_conversation()
 
     @rx.event
-    async def start_conversation(self) -> AsyncIterator[EventSpec | None]:
+    async def start_conversation(self) -> AsyncIterator[EventCallback | None]:
         """Get a token for a new room from the rooms service, then let the browser connect."""
         try:
             user = self._signed_in_user()
@@ -318,7 +322,7 @@ class TalkState(AuthState):
         self.outgoing_chat = {"id": self._chat_count, "text": text}
 
     @rx.event
-    def session_state_changed(self, report: dict[str, Any]) -> EventHandler | None:
+    def session_state_changed(self, report: dict[str, Any]) -> EventCallback | None:
         """The session reports its stage (connecting, waiting, listening, ...).
 
         Connected without an agent for the first time, it starts the check for busy agents.
