@@ -3,7 +3,7 @@
 The default (``INFO``) shows the app's own lines and keeps the libraries to what a developer needs:
 their DEBUG output (asyncio, faster-whisper, HTTP clients) and PyJWT's warning about the
 development secret's length are hidden (production refuses short secrets anyway). ``DEBUG`` turns
-everything on.
+everything on. Standard library only at import: the inference image copies this one module.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ import logging
 import sys
 import warnings
 from typing import Literal
-
-from jwt.warnings import InsecureKeyLengthWarning
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 APP_LOGGERS = ("voice_app", "agent_worker")
@@ -33,6 +31,8 @@ class ExtrasFormatter(logging.Formatter):
 def quiet_library_warnings(level: LogLevel) -> None:
     """Hide PyJWT's short-key warning below ``DEBUG`` (call in every process that signs tokens)."""
     if level != "DEBUG":
+        from jwt.warnings import InsecureKeyLengthWarning  # here: the inference image has no PyJWT
+
         warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
 
 
