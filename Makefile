@@ -7,7 +7,7 @@ export PATH := $(TOOLS_PATH)
 export REFLEX_USE_SYSTEM_BUN := 1
 export REFLEX_CHECK_LATEST_VERSION := false
 
-.PHONY: dev test test-fast setup setup-test setup-bench lint bench
+.PHONY: dev test test-fast setup setup-test setup-bench lint typecheck lock bench
 
 dev: setup ## Start livekit-server --dev, the agent worker and the app (http://localhost:3000)
 	exec .venv/bin/python scripts/dev.py
@@ -29,6 +29,12 @@ setup-bench:
 
 lint: setup
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+
+lock: setup ## Regenerate the hashed requirements/*.txt from pyproject.toml's dependency groups
+	scripts/lock_requirements.sh
+
+typecheck: setup-test ## pyright (standard mode) on voice_app/ and agent_worker/; settings in pyproject.toml
+	.venv/bin/pyright
 
 bench: setup-bench ## Run every benchmark and print its table (results in bench/results/)
 	.venv/bin/python bench/run_all.py

@@ -1,6 +1,6 @@
 """Run the agent worker: ``python -m agent_worker dev|start|console``.
 
-``dev`` is for development (debug logs, only ``MAX_CONVERSATIONS`` limits it, exits at once on
+``dev`` is for development (only ``MAX_CONVERSATIONS`` limits it, exits at once on
 Ctrl-C); ``start`` is for production: it stops taking conversations when its load (see
 ``agent_worker/load.py``) reaches ``WORKER_LOAD_THRESHOLD`` and on SIGTERM drains, letting running
 conversations finish for up to ``DRAIN_TIMEOUT_SECONDS``. ``console`` talks to the agent in the
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from typing import Any
 
 from livekit.agents import cli
 from livekit.agents.worker import ServerEnvOption
@@ -22,6 +23,7 @@ from livekit.agents.worker import ServerEnvOption
 from agent_worker.load import ConversationServer, InferenceLoad, WorkerLoad
 from agent_worker.session import entrypoint, prewarm
 from agent_worker.settings import WorkerSettings, get_worker_settings
+from voice_app.logs import set_app_log_level
 
 PROCESS_START_TIMEOUT_SECONDS = 30.0
 """A job process loads no model weights, but may start slowly on a busy 2-core machine."""
@@ -31,7 +33,7 @@ DEV_LOAD_THRESHOLD = 1.0
 
 def build_server(settings: WorkerSettings, *, dev_mode: bool) -> ConversationServer:
     """The livekit-agents server for these settings, with our job entrypoint registered."""
-    options: dict[str, int] = {}
+    options: dict[str, Any] = {}
     if settings.WORKER_HTTP_PORT is not None:
         options["port"] = settings.WORKER_HTTP_PORT
     production = not dev_mode
@@ -56,6 +58,7 @@ def build_server(settings: WorkerSettings, *, dev_mode: bool) -> ConversationSer
         ),
         drain_timeout=settings.DRAIN_TIMEOUT_SECONDS,
         initialize_process_timeout=PROCESS_START_TIMEOUT_SECONDS,
+        log_level=settings.LOG_LEVEL,
         **options,
     )
     server.rtc_session(entrypoint, agent_name=settings.AGENT_NAME)
@@ -68,7 +71,9 @@ def main() -> None:
     # it so that `python -m agent_worker start` works with nothing else installed.
     warnings.filterwarnings("ignore", message="the built-in Python CLI is deprecated")
     dev_mode = len(sys.argv) > 1 and sys.argv[1] in ("dev", "console")
-    cli.run_app(build_server(get_worker_settings(), dev_mode=dev_mode))
+    settings = get_worker_settings()
+    set_app_log_level(settings.LOG_LEVEL)
+    cli.run_app(build_server(settings, dev_mode=dev_mode))
 
 
 if __name__ == "__main__":

@@ -3,48 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterable, AsyncIterator
-from dataclasses import dataclass
 
 from livekit import rtc
 from livekit.agents import Agent, ModelSettings, llm
+from livekit.agents.types import FlushSentinel
 
 from agent_worker import prompts
 
 logger = logging.getLogger(__name__)
 
-MAX_DISPLAY_NAME_LENGTH = 80
 MAX_CONTEXT_ITEMS = 24
 """Conversation items (messages, tool calls) the LLM sees besides its instructions: spoken
 replies are short, and a small local model's context (1,024 tokens per conversation) must hold them."""
-
-
-@dataclass(frozen=True)
-class DispatchMetadata:
-    """What the backend put in the token's agent dispatch: ``{"display_name", "user_id"}``."""
-
-    display_name: str | None = None
-    user_id: int | None = None
-
-    @classmethod
-    def parse(cls, raw: str) -> DispatchMetadata:
-        """Read the dispatch metadata; anything missing or malformed just means "unknown"."""
-        try:
-            data = json.loads(raw) if raw else {}
-        except json.JSONDecodeError:
-            logger.warning("dispatch metadata is not JSON; greeting without a name")
-            return cls()
-        if not isinstance(data, dict):
-            return cls()
-        name = data.get("display_name")
-        name = name.strip()[:MAX_DISPLAY_NAME_LENGTH] if isinstance(name, str) else ""
-        user_id = data.get("user_id")
-        return cls(
-            display_name=name or None,
-            user_id=int(user_id) if isinstance(user_id, int | str) and str(user_id).isdigit() else None,
-        )
 
 
 class VoiceAssistant(Agent):
@@ -67,7 +39,7 @@ class VoiceAssistant(Agent):
 
     async def llm_node(
         self, chat_ctx: llm.ChatContext, tools: list[llm.Tool], model_settings: ModelSettings
-    ) -> AsyncIterable[llm.ChatChunk | str]:
+    ) -> AsyncIterable[llm.ChatChunk | str | FlushSentinel]:
         """Answer from a bounded context whose beginning stays put (see :func:`recent_context`)."""
         async for chunk in Agent.default.llm_node(self, recent_context(chat_ctx), tools, model_settings):
             yield chunk

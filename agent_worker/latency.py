@@ -4,7 +4,7 @@ livekit-agents puts the timings on the chat messages themselves (``ChatMessage.m
 user's message carries the end-of-turn and transcription delays, the agent's reply the LLM's
 time to first token, the TTS's time to first byte and the end-to-end delay. When a reply is
 added to the conversation they are logged and published to the room as one JSON data message
-on topic ``voice-app.latency`` (see :meth:`TurnLatency.to_message`) for the UI to show.
+on ``voice_app.protocol.LATENCY_TOPIC`` (see :meth:`TurnLatency.to_message`) for the UI to show.
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ from typing import Literal
 from livekit import rtc
 from livekit.agents import llm
 
-logger = logging.getLogger(__name__)
+from voice_app.protocol import LATENCY_MESSAGE_TYPE, LATENCY_MESSAGE_VERSION, LATENCY_TOPIC
 
-LATENCY_TOPIC = "voice-app.latency"
-MESSAGE_VERSION = 1
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,11 @@ class TurnLatency:
         "stt_ms", "llm_ttft_ms", "llm_first_sentence_ms", "tts_ttfb_ms", "e2e_ms"}``; each ``*_ms``
         is an integer or null.
         """
-        payload: dict[str, object] = {"type": "turn_latency", "version": MESSAGE_VERSION, "input": self.input}
+        payload: dict[str, object] = {
+            "type": LATENCY_MESSAGE_TYPE,
+            "version": LATENCY_MESSAGE_VERSION,
+            "input": self.input,
+        }
         for stage, seconds in asdict(self).items():
             if stage != "input":
                 payload[f"{stage}_ms"] = None if seconds is None else round(seconds * 1000)

@@ -33,16 +33,16 @@ from livekit.agents import (
 from livekit.agents.types import TOPIC_CHAT
 
 from agent_worker import prompts
-from agent_worker.agent import DispatchMetadata, VoiceAssistant
+from agent_worker.agent import VoiceAssistant
 from agent_worker.latency import LatencyReporter
 from agent_worker.providers import STAGES, Pipeline, ProcessModels, build_pipeline, load_process_models
 from agent_worker.settings import WorkerSettings, get_worker_settings
 from agent_worker.transcripts import TranscriptStore, engine_for
+from voice_app.logs import quiet_library_warnings
+from voice_app.protocol import LLM_PROVIDER_ATTRIBUTE, AgentDispatchMetadata
 
 logger = logging.getLogger(__name__)
 
-LLM_PROVIDER_ATTRIBUTE = "voice-app.llm"
-"""Agent participant attribute: which provider runs the LLM (``local``, ``openai``, ``compatible``)."""
 
 TYPED_MARK = "voice_app_typed"
 """Set in ``ChatMessage.extra`` on user messages that came from the chat, not the microphone."""
@@ -67,9 +67,8 @@ def turn_handling(settings: WorkerSettings, models: ProcessModels) -> TurnHandli
 
 
 MICROPHONE = room_io.AudioInputOptions(sample_rate=16_000, auto_gain_control=False)
-"""Whisper and the VADs work at 16 kHz, so nothing is resampled twice; browsers already apply
-their own gain control. Measured on espeak-ng questions through the room: 100% of words heard
-right, against 93-98% at the 24 kHz default."""
+"""Whisper and the VADs work at 16 kHz, so nothing is resampled twice (fewer words misheard than at
+the 24 kHz default); browsers already apply their own gain control."""
 
 
 def prewarm(proc: JobProcess) -> None:
@@ -77,7 +76,9 @@ def prewarm(proc: JobProcess) -> None:
 
     No model weights: those live in the local inference service.
     """
-    proc.userdata["models"] = load_process_models(get_worker_settings())
+    settings = get_worker_settings()
+    quiet_library_warnings(settings.LOG_LEVEL)  # a job process does not inherit the worker's filters
+    proc.userdata["models"] = load_process_models(settings)
 
 
 async def entrypoint(ctx: JobContext) -> None:
@@ -85,7 +86,7 @@ async def entrypoint(ctx: JobContext) -> None:
     settings = get_worker_settings()
     models: ProcessModels = ctx.proc.userdata["models"]
     pipeline = build_pipeline(settings, models, conversation=ctx.job.room.name or ctx.job.id)
-    metadata = DispatchMetadata.parse(ctx.job.metadata)
+    metadata = AgentDispatchMetadata.parse(ctx.job.metadata)
 
     session = AgentSession(
         vad=models.vad,
@@ -124,7 +125,7 @@ async def entrypoint(ctx: JobContext) -> None:
     await session.start(agent=agent, room=ctx.room, room_options=room_options)
     if pipeline.providers["llm"] == "local":
         # while the greeting plays, let the local LLM read the prompt every reply starts with
-        observer.spawn(read_ahead(pipeline.llm, agent.instructions, greeting))
+        observer.spawn(read_ahead(pipeline.llm, prompts.INSTRUCTIONS, greeting))
 
 
 async def read_ahead(model: llm.LLM, instructions: str, greeting: str) -> None:
@@ -177,7 +178,10 @@ async def answer_typed_message(session: AgentSession, event: room_io.TextInputEv
 
 
 def _open_transcripts(
-    settings: WorkerSettings, ctx: JobContext, participant: rtc.RemoteParticipant, metadata: DispatchMetadata
+    settings: WorkerSettings,
+    ctx: JobContext,
+    participant: rtc.RemoteParticipant,
+    metadata: AgentDispatchMetadata,
 ) -> TranscriptStore | None:
     # the identity is the user's id: the backend signed it into the token
     user_id = int(participant.identity) if participant.identity.isdigit() else metadata.user_id
@@ -211,7 +215,8 @@ class ConversationObserver:
         self._session.on("error", self._on_error)
         self._session.on("close", self._on_close)
         for stage, fallback in self._pipeline.fallbacks.items():
-            fallback.adapter.on(f"{stage}_availability_changed", self._availability_handler(stage))
+            # each adapter names its event after its stage; pyright cannot pair the union with the name
+            fallback.adapter.on(f"{stage}_availability_changed", self._availability_handler(stage))  # pyright: ignore[reportArgumentType]
         self._ctx.add_shutdown_callback(self._on_shutdown)
 
     def _on_item_added(self, event: ConversationItemAddedEvent) -> None:

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from voice_app.logs import LogLevel
 from voice_app.settings import DEV_LIVEKIT_API_KEY, DEV_LIVEKIT_API_SECRET, livekit_key_problems
 
 
@@ -22,6 +23,8 @@ class WorkerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True, env_ignore_empty=True)
 
     ENVIRONMENT: Literal["development", "production"] = "development"
+    LOG_LEVEL: LogLevel = "INFO"
+    """The worker's log lines from this level; ``DEBUG`` also shows livekit-agents' and the libraries'."""
     LIVEKIT_URL: str = "http://127.0.0.1:7880"
     LIVEKIT_API_KEY: str = DEV_LIVEKIT_API_KEY
     LIVEKIT_API_SECRET: str = DEV_LIVEKIT_API_SECRET

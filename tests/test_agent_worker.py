@@ -22,6 +22,7 @@ from tests.support.voice_client import VoiceClient
 from tests.support.worker import AgentWorker, Deployment
 from voice_app.db import make_engine
 from voice_app.history.models import Conversation, ConversationMessage
+from voice_app.protocol import LATENCY_MESSAGE_TYPE, LLM_PROVIDER_ATTRIBUTE
 
 pytestmark = pytest.mark.slow
 
@@ -89,7 +90,7 @@ async def test_the_agent_joins_within_seconds_and_greets_the_user_by_name(
             lambda: [t for t in client.agent_transcripts() if "Ada Lovelace" in t.text],
             GREETING_TIMEOUT,
         )
-        llm_provider = client.agent_attribute("voice-app.llm")
+        llm_provider = client.agent_attribute(LLM_PROVIDER_ATTRIBUTE)
     finally:
         await client.close()
     assert llm_provider == "local", "the agent announces which LLM answers, so the page can say so"
@@ -133,7 +134,7 @@ async def test_a_spoken_sentence_comes_back_as_the_users_transcript_and_gets_a_r
     states = [state for _, state in client.agent_states]
     assert {"listening", "thinking", "speaking"} <= set(states), states
     report = client.latency_reports[-1]
-    assert report["type"] == "turn_latency"
+    assert report["type"] == LATENCY_MESSAGE_TYPE
     assert report["input"] == "spoken"
     for stage in (
         "end_of_turn_ms",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -306,9 +305,10 @@ def retry_after(response: httpx.Response) -> int:
     return int(response.headers["retry-after"])
 
 
-def test_failed_logins_for_one_account_make_it_wait_longer_each_time_then_let_the_owner_in(
+def test_failed_logins_for_one_account_make_the_next_attempt_wait_then_let_the_owner_in(
     throttled: Backend,
 ) -> None:
+    """Through the API: 429 with Retry-After. How the wait grows and its cap: tests/unit/test_login_throttle.py."""
     with client_from(throttled, "10.0.0.1") as client:
         user = register_user(client)
         email = user["email"]
@@ -319,17 +319,6 @@ def test_failed_logins_for_one_account_make_it_wait_longer_each_time_then_let_th
         assert retry_after(login(client, email, DEFAULT_PASSWORD)) == 1  # even the right one waits
 
         time.sleep(1.1)
-        # Retry-After is the time left, rounded up; the failure that started the wait happened
-        # at most `elapsed` ago, so a wait that grew to 2 s leaves at least ceil(2 - elapsed).
-        sent = time.monotonic()
-        assert login(client, email, WRONG_PASSWORD).status_code == 401
-        grown = retry_after(login(client, email, WRONG_PASSWORD))
-        assert math.ceil(2 - (time.monotonic() - sent)) <= grown <= 2  # the wait grew
-        time.sleep(2.1)
-        assert login(client, email, WRONG_PASSWORD).status_code == 401
-        assert retry_after(login(client, email, WRONG_PASSWORD)) <= 2  # but never past the cap
-
-        time.sleep(2.1)
         assert login(client, email, DEFAULT_PASSWORD).status_code == 200
         assert login(client, email, WRONG_PASSWORD).status_code == 401  # a fresh start
 

@@ -18,10 +18,10 @@ from tests.support.speech import spoken_frame, word_accuracy
 from tests.support.voice_client import VoiceClient
 from tests.support.worker import REGISTERED_LOG_LINE, AgentWorker, Deployment
 from tests.test_agent_worker import GREETING_TIMEOUT, REPLY_TIMEOUT, stored_conversations, talking
+from voice_app.protocol import LLM_PROVIDER_ATTRIBUTE
 
 pytestmark = pytest.mark.slow
 
-LLM_PROVIDER_ATTRIBUTE = "voice-app.llm"
 MODEL_FILES = ("model.bin", ".gguf")
 """Whisper's and the LLM's weights: no worker process may map them (llama.cpp maps its GGUF;
 CTranslate2 reads Whisper's file into memory, so only the GGUF shows in the service's maps)."""

@@ -8,11 +8,11 @@ the frontend; finally, production mode with development keys refuses to start, i
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import httpx
@@ -40,21 +40,6 @@ from tests.support.voice_client import VoiceClient
 from voice_app.db import make_engine
 from voice_app.history.models import Conversation, ConversationMessage
 from voice_app.settings import Settings
-
-
-def _load_requirement_sets():  # type: ignore[no-untyped-def]
-    # `docker/` is a folder of build files, not a package: load the script by its path.
-    spec = importlib.util.spec_from_file_location(
-        "requirement_sets", REPO_ROOT / "docker" / "requirement_sets.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-requirement_sets = _load_requirement_sets()
 
 COMPOSE_SCHEMA = Path(__file__).parent / "support" / "compose-spec.schema.json"
 """The Compose Specification's JSON schema (compose-spec/compose-spec, Apache-2.0), as bundled in
@@ -316,16 +301,56 @@ def test_env_example_documents_every_setting_and_every_compose_variable() -> Non
     assert {name for name, value in active if value} == {"COMPOSE_PROFILES"}, "production secrets stay blank"
 
 
-def test_every_pinned_requirement_is_installed_by_some_image_or_is_for_development() -> None:
-    pins = set(requirement_sets.pinned_lines())
-    in_images = set().union(*requirement_sets.SETS.values())
-    development = {requirement_sets.normalize(name) for name in requirement_sets.DEVELOPMENT_ONLY}
-    built = {requirement_sets.normalize(name) for name in requirement_sets.BUILT_FROM_SOURCE}
-    assert pins - in_images - development - built == set(), "name each in docker/requirement_sets.py"
-    assert development.isdisjoint(in_images)
-    assert built.isdisjoint(in_images)
-    for service in requirement_sets.SETS:
-        assert len(requirement_sets.requirement_lines(service)) == len(requirement_sets.SETS[service])
+LOCKS = REPO_ROOT / "requirements"
+IMAGE_LOCKS = {
+    "Dockerfile.backend": ["backend"],
+    "Dockerfile.frontend": ["backend"],
+    "Dockerfile.agent": ["agent"],
+    "Dockerfile.inference": ["inference", "inference-models"],
+}
+
+
+def _package(requirement: str) -> tuple[str, str]:
+    """``name[extra]==version ; marker`` as (normalized name, version)."""
+    name, version = requirement.split(";")[0].strip().split("==")
+    return re.sub(r"[-_.]+", "-", name.split("[")[0]).lower(), version.strip()
+
+
+def group_pins(group: str) -> dict[str, str]:
+    """The pins of a dependency group of pyproject.toml, included groups too."""
+    groups = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["dependency-groups"]
+    pins: dict[str, str] = {}
+    for item in groups[group]:
+        pins.update(group_pins(item["include-group"]) if isinstance(item, dict) else dict([_package(item)]))
+    return pins
+
+
+def locked(group: str) -> dict[str, str]:
+    """The packages of ``requirements/<group>.txt``; each must carry its hashes."""
+    entries = re.split(r"\n(?=\S)", (LOCKS / f"{group}.txt").read_text())
+    packages = {}
+    for entry in entries:
+        if entry.startswith("#") or not entry.strip():
+            continue
+        assert "--hash=sha256:" in entry, f"no hash for {entry.splitlines()[0]} in requirements/{group}.txt"
+        packages.update([_package(entry.splitlines()[0].rstrip(" \\"))])
+    return packages
+
+
+@pytest.mark.parametrize("group", ["backend", "agent", "inference", "inference-models", "dev"])
+def test_each_lock_holds_its_groups_pins_with_hashes(group: str) -> None:
+    lock = locked(group)
+    assert {name: lock.get(name) for name in group_pins(group)} == group_pins(group), (
+        "requirements/ is older than pyproject.toml: run `make lock`"
+    )
+
+
+def test_every_image_installs_only_from_its_hashed_locks() -> None:
+    for name, groups in IMAGE_LOCKS.items():
+        installs = re.findall(r"pip install ([^\n\\]+)", dockerfile(name))
+        assert installs, name
+        assert all("--require-hashes" in line for line in installs), (name, installs)
+        assert sorted(re.findall(r"requirements/([\w-]+)\.txt", " ".join(installs))) == sorted(groups), name
 
 
 def test_the_build_context_carries_what_the_dockerfiles_copy_and_no_secrets(build_context: Path) -> None:

@@ -34,8 +34,20 @@ def _cmdlines(processes: list[psutil.Process]) -> list[str]:
     return lines
 
 
+def _git_status() -> str:
+    return subprocess.run(
+        ["git", "status", "--porcelain"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout
+
+
 def test_make_dev_starts_all_three_processes_and_ctrl_c_leaves_none_behind(tmp_path: Path) -> None:
-    ports = {"FRONTEND_PORT": free_port(), "BACKEND_PORT": free_port(), "LIVEKIT_PORT": free_port()}
+    status_before = _git_status()
+    ports = {
+        "FRONTEND_PORT": free_port(),
+        "BACKEND_PORT": free_port(),
+        "LIVEKIT_PORT": free_port(),
+        "INFERENCE_PORT": free_port(),
+    }
     env = tool_env({name: str(port) for name, port in ports.items()})
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'dev.db'}"
     log_path = tmp_path / "make-dev.log"
@@ -74,6 +86,10 @@ def test_make_dev_starts_all_three_processes_and_ctrl_c_leaves_none_behind(tmp_p
         output = log_path.read_text(errors="replace")
         for prefix in ("livekit |", "agent |", "app |"):
             assert prefix in output, f"no log line prefixed {prefix!r}"
+        # LOG_LEVEL's default: the app's lines, not the libraries' debug output.
+        assert "InsecureKeyLengthWarning" not in output
+        debug_lines = [line for line in output.splitlines() if " DEBUG " in line or "DEBUG:" in line]
+        assert debug_lines == [], debug_lines[:5]
         health_url = f"http://127.0.0.1:{ports['BACKEND_PORT']}/api/health"
         wait_until(
             lambda: httpx.get(health_url, timeout=10).json()["livekit"] == "ok",
@@ -86,6 +102,7 @@ def test_make_dev_starts_all_three_processes_and_ctrl_c_leaves_none_behind(tmp_p
         time.sleep(1)
         survivors = [p for p in running if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
         assert survivors == [], f"left behind: {_cmdlines(survivors)}"
+        assert _git_status() == status_before, "make dev changed tracked files (see reflex.lock/)"
     finally:
         leftovers = running + _descendants(make.pid)
         if make.poll() is None:

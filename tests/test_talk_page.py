@@ -33,7 +33,7 @@ from tests.support.processes import wait_until
 from tests.support.speech import QUESTIONS, speak_to_wav, word_accuracy
 from tests.support.worker import REGISTERED_LOG_LINE, AgentWorker
 from voice_app import routes
-from voice_app.talk.state import AGENT_JOIN_TIMEOUT_SECONDS
+from voice_app.protocol import AGENT_JOIN_TIMEOUT_SECONDS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

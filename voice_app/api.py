@@ -63,7 +63,6 @@ def create_api() -> FastAPI:
             ErrorResponse(detail="Internal error; it has been logged.").model_dump(), status_code=500
         )
 
-    # FastAPI tries routes in order: the token route, which every conversation start calls, first.
     api.include_router(rooms_api.router)
     api.include_router(auth_api.router)
     api.include_router(health.router)
@@ -76,7 +75,7 @@ def create_api() -> FastAPI:
             api.openapi_schema = document_errors(generate_openapi())
         return api.openapi_schema
 
-    api.openapi = openapi_with_our_error_bodies  # type: ignore[method-assign]
+    api.openapi = openapi_with_our_error_bodies
     return api
 
 
@@ -89,12 +88,10 @@ API_PATH_PREFIXES = ("/api/", "/docs", "/redoc", "/openapi.json")
 def serve_api_beside(reflex_asgi_app: ASGIApp) -> ASGIApp:
     """Reflex's ``api_transformer``: send API paths to the API app, the rest to Reflex.
 
-    Reflex would mount its own app inside an API app given as an instance, which puts a
-    second CORS middleware and two more routers in front of every request, API or not (about
-    0.1 ms of CPU each; a token request takes 0.8). Dispatching on the path here leaves one of
-    each: Reflex's outer app still wraps both with its CORS and error middleware. Unknown
-    `/api/*` paths and wrong methods are answered by the API app, so they get JSON 404/405
-    rather than Reflex's plain-text 404.
+    Given an app instance, Reflex would mount its own app inside it, putting a second CORS
+    middleware in front of every request; dispatching on the path leaves Reflex's outer app
+    wrapping both with one set of CORS and error middleware. Unknown `/api/*` paths and wrong
+    methods reach the API app, so they get JSON 404/405 rather than Reflex's plain-text 404.
     """
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:

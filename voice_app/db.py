@@ -4,21 +4,16 @@ The engine is created lazily from ``DATABASE_URL`` so importing models never ope
 connection. SQLite gets WAL mode and a busy timeout because the agent worker writes
 conversation messages to the same file while the backend serves requests.
 
-Connection pools never make a caller wait. A bounded pool once deadlocked the backend: sync
-dependencies ran on FastAPI's 40 worker threads, 40 of them blocked checking out a connection
-from a full 15-connection pool, and the requests holding those connections waited for a thread
-to run their route, until the pool's 30 s timeout turned them all into 500s. Now API requests
-use the database from the event loop (the session dependency, the signed-in-user lookup and the
-routes are ``async``), where a blocking checkout would stall every request at once. So each pool
-keeps ``POOL_KEPT_CONNECTIONS`` open between requests and opens more while a burst needs them
-(``max_overflow=-1``), closing the extra ones as they come back. A request holds a connection
-only while its handler runs (see :func:`get_db_session`), so a burst needs few.
+API requests use the database from the event loop, where waiting for a pooled connection would
+stall every request, so pools never make a caller wait: they keep ``POOL_KEPT_CONNECTIONS`` open
+and open more during a burst (``max_overflow=-1``). Why: docs/decisions/0002-database-on-the-event-loop.md.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import Engine, event
 from sqlmodel import Session, create_engine
@@ -43,7 +38,7 @@ def make_engine(database_url: str) -> Engine:
         )
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
             cursor = dbapi_connection.cursor()
             # WAL: readers never wait for the worker's writes, and it for theirs.
             cursor.execute("PRAGMA journal_mode=WAL")

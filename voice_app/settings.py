@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from voice_app.logs import LogLevel
+
 DEV_LIVEKIT_API_KEY = "devkey"
 DEV_LIVEKIT_API_SECRET = "secret"  # noqa: S105 - the public key pair of `livekit-server --dev`
 
@@ -35,6 +37,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True, env_ignore_empty=True)
 
     ENVIRONMENT: Literal["development", "production"] = "development"
+    LOG_LEVEL: LogLevel = "INFO"
+    """The app's own log lines from this level; ``DEBUG`` also turns on the libraries' debug output."""
 
     DATABASE_URL: str = "sqlite:///voice_app.db"
 

@@ -8,8 +8,10 @@ from voice_app.auth import pages as auth_pages
 from voice_app.auth.state import AuthState
 from voice_app.history import pages as history_pages
 from voice_app.history.state import DETAIL_ROUTE, HistoryState
+from voice_app.logs import configure_backend_logging
 from voice_app.models import __all__ as _tables  # noqa: F401 - registers every table for Alembic
 from voice_app.rooms.livekit_client import livekit_client_lifespan
+from voice_app.settings import get_settings
 from voice_app.talk import pages as talk_pages
 from voice_app.talk.state import TalkState
 
@@ -18,6 +20,8 @@ def index() -> rx.Component:
     """The home page only sends visitors on to the talk page (see its ``on_load``)."""
     return rx.center(rx.spinner(size="3"), height="100vh")
 
+
+configure_backend_logging(get_settings().LOG_LEVEL)
 
 app = rx.App(
     api_transformer=serve_api_beside,

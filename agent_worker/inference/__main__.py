@@ -18,6 +18,7 @@ from agent_worker.inference.app import create_app
 from agent_worker.inference.models import LocalModelsUnavailable
 from agent_worker.inference.service import InferenceService
 from agent_worker.inference.settings import InferenceSettings, get_inference_settings
+from voice_app.logs import ExtrasFormatter
 
 logger = logging.getLogger("agent_worker.inference")
 
@@ -25,25 +26,14 @@ EX_CONFIG = 78
 EX_UNAVAILABLE = 69
 SHUTDOWN_SECONDS = 5.0
 """On SIGTERM, answers still streaming get this long to finish before their connections close."""
-_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
-class ExtrasFormatter(logging.Formatter):
-    """The message, then the ``extra=`` fields as ``key=value`` (logs carry values only there)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        """Format ``record`` with its extra fields appended."""
-        line = super().format(record)
-        extras = {key: value for key, value in vars(record).items() if key not in _RECORD_FIELDS}
-        return " ".join([line, *(f"{key}={value}" for key, value in extras.items())])
-
-
-def configure_logging() -> None:
-    """INFO for the service, WARNING for the libraries (their DEBUG and access lines are noise)."""
+def configure_logging(level: str) -> None:
+    """The service's lines from ``level``; the libraries' from WARNING unless ``level`` is DEBUG."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(ExtrasFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.WARNING, handlers=[handler])
-    logging.getLogger("agent_worker").setLevel(logging.INFO)
+    logging.basicConfig(level=logging.DEBUG if level == "DEBUG" else logging.WARNING, handlers=[handler])
+    logging.getLogger("agent_worker").setLevel(level)
 
 
 async def serve(settings: InferenceSettings) -> int:
@@ -88,8 +78,9 @@ async def serve(settings: InferenceSettings) -> int:
 
 def main() -> None:
     """Entry point of ``python -m agent_worker.inference``."""
-    configure_logging()
-    sys.exit(asyncio.run(serve(get_inference_settings())))
+    settings = get_inference_settings()
+    configure_logging(settings.LOG_LEVEL)
+    sys.exit(asyncio.run(serve(settings)))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import contextlib
 import re
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from agent_worker.inference.wav import parse_wav_header
@@ -53,7 +53,7 @@ class EspeakVoice:
         rate = max(MIN_WORDS_PER_MINUTE, min(MAX_WORDS_PER_MINUTE, rate))
         return [self.executable, "-v", self.voice, "-s", str(rate), "--stdout", "--stdin"]
 
-    async def speak(self, text: str, *, words_per_minute: int | None = None) -> AsyncIterator[bytes]:
+    async def speak(self, text: str, *, words_per_minute: int | None = None) -> AsyncGenerator[bytes]:
         """Yield the 16-bit PCM of ``text`` (at :attr:`sample_rate`) while espeak-ng produces it.
 
         Raises:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,6 +19,8 @@ class InferenceSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True, env_ignore_empty=True)
 
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """The service's log lines from this level; ``DEBUG`` also shows the libraries' (faster-whisper's)."""
     INFERENCE_HOST: str = "127.0.0.1"
     """Address the service listens on; loopback unless workers in other containers call it."""
     INFERENCE_PORT: int = Field(default=8090, ge=0, le=65535)

@@ -8,7 +8,7 @@ chunk, and the first audio leaves as soon as espeak-ng wrote its first block.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from livekit import rtc
 
@@ -18,7 +18,7 @@ OPENAI_PCM_RATE = 24_000
 SILENCE_SECONDS = 0.01
 
 
-async def speech_pcm(voice: EspeakVoice, text: str, *, speed: float = 1.0) -> AsyncIterator[bytes]:
+async def speech_pcm(voice: EspeakVoice, text: str, *, speed: float = 1.0) -> AsyncGenerator[bytes]:
     """Yield ``text`` spoken by ``voice`` as 24 kHz 16-bit mono PCM, while it is being spoken.
 
     Text made only of markup symbols yields a moment of silence: a client that split a reply into

@@ -19,10 +19,10 @@ import numpy as np
 from livekit import rtc
 
 from tests.factories import SignedInUser
+from voice_app.protocol import LATENCY_TOPIC
 
 TRANSCRIPTION_TOPIC = "lk.transcription"
 CHAT_TOPIC = "lk.chat"
-LATENCY_TOPIC = "voice-app.latency"
 AGENT_STATE_ATTRIBUTE = "lk.agent.state"
 MIC_SAMPLE_RATE = 48_000
 MIC_FRAME_MS = 10

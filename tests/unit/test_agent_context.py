@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from livekit.agents import llm
 
-from agent_worker.agent import DispatchMetadata, recent_context
+from agent_worker.agent import recent_context
 from agent_worker.load import conversation_load
+from voice_app.protocol import AgentDispatchMetadata
 
 
 def conversation(turns: int) -> llm.ChatContext:
@@ -43,17 +44,19 @@ def test_the_beginning_of_the_prompt_stays_put_while_the_conversation_grows() ->
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ('{"display_name": " Ada ", "user_id": 7}', DispatchMetadata("Ada", 7)),
-        ('{"display_name": "", "user_id": "12"}', DispatchMetadata(None, 12)),
-        ("not json", DispatchMetadata()),
-        ('["a list"]', DispatchMetadata()),
-        ('{"user_id": "7; drop table"}', DispatchMetadata()),
-        ("", DispatchMetadata()),
-        ('{"display_name": "' + "x" * 500 + '"}', DispatchMetadata("x" * 80)),
+        ('{"display_name": " Ada ", "user_id": 7}', AgentDispatchMetadata("Ada", 7)),
+        ('{"display_name": "", "user_id": "12"}', AgentDispatchMetadata(None, 12)),
+        ("not json", AgentDispatchMetadata()),
+        ('["a list"]', AgentDispatchMetadata()),
+        ('{"user_id": "7; drop table"}', AgentDispatchMetadata()),
+        ("", AgentDispatchMetadata()),
+        ('{"display_name": "' + "x" * 500 + '"}', AgentDispatchMetadata("x" * 80)),
     ],
 )
-def test_dispatch_metadata_from_the_backend_is_read_defensively(raw: str, expected: DispatchMetadata) -> None:
-    assert DispatchMetadata.parse(raw) == expected
+def test_dispatch_metadata_from_the_backend_is_read_defensively(
+    raw: str, expected: AgentDispatchMetadata
+) -> None:
+    assert AgentDispatchMetadata.parse(raw) == expected
 
 
 def test_a_worker_is_full_exactly_at_its_conversation_limit() -> None:

@@ -1,11 +1,10 @@
-"""FastAPI dependencies for routes: a database session and the signed-in user.
+"""FastAPI dependencies for routes: settings, a database session and the signed-in user.
 
 Routes read ``async def read_me(user: CurrentUser)``. A missing, unknown, expired or revoked
 bearer token is answered with ``401`` JSON and ``WWW-Authenticate: Bearer`` before the route runs.
 
-Every dependency here is ``async``: FastAPI runs a sync one on its 40 worker threads, which costs
-a thread hop per request, and requests that hold a database connection while waiting for a
-thread are how a burst of 64 requests once deadlocked the backend.
+The dependencies are ``async`` so a request never holds a database connection while it waits for
+a worker thread (see docs/decisions/0002-database-on-the-event-loop.md).
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from voice_app.settings import Settings, get_settings
 
 
 async def current_settings() -> Settings:
-    """The process's settings (``async``: a sync dependency would cost a thread hop per request)."""
+    """The process's settings."""
     return get_settings()
 
 
@@ -35,7 +34,8 @@ _bearer = HTTPBearer(auto_error=False, description="The token from `POST /api/au
 BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def _token_or_401(credentials: HTTPAuthorizationCredentials | None) -> str:
+async def get_bearer_token(credentials: BearerCredentials) -> str:
+    """The token from ``Authorization: Bearer <token>``, or 401 when there is none."""
     if credentials is None or not credentials.credentials:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -45,29 +45,16 @@ def _token_or_401(credentials: HTTPAuthorizationCredentials | None) -> str:
     return credentials.credentials
 
 
-async def get_bearer_token(credentials: BearerCredentials) -> str:
-    """The token from ``Authorization: Bearer <token>``, or 401 when there is none."""
-    return _token_or_401(credentials)
-
-
 BearerToken = Annotated[str, Depends(get_bearer_token)]
 
 
-async def get_current_user(session: SessionDep, credentials: BearerCredentials) -> SignedInUser:
+async def get_current_user(session: SessionDep, token: BearerToken, settings: SettingsDep) -> SignedInUser:
     """The user whose live session token the request carries (refreshes the idle timer).
 
-    Runs on the event loop: it is one indexed SELECT (and a write at most once a minute per
-    session), a fraction of a millisecond. It shares the request's session, so a route that
-    reads the database too checks out one connection, not two; keep such routes ``async``,
-    or the connection waits with them for a worker thread.
-
-    Every signed-in request runs it, so it depends on as little as it can (the bearer
-    credentials, not `BearerToken`; the settings directly, not `SettingsDep`): FastAPI redoes
-    each dependency's bookkeeping (cache key, scope checks) on every request.
+    It shares the request's session, so a route that reads the database too uses one connection.
     """
-    token = _token_or_401(credentials)
     try:
-        return service.resolve_session(session=session, token=token, settings=get_settings())
+        return service.resolve_session(session=session, token=token, settings=settings)
     except service.SessionInvalid:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

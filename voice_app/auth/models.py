@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import ConfigDict, WithJsonSchema
+from pydantic import WithJsonSchema
 from sqlmodel import Field, SQLModel
 
 from voice_app.auth.validation import (
@@ -75,7 +75,7 @@ class SignedInUser:
 class LoginSession(SQLModel, table=True):
     """A signed-in session. Only the SHA-256 of the bearer token is stored."""
 
-    __tablename__ = "login_session"
+    __tablename__ = "login_session"  # pyright: ignore[reportAssignmentType] - SQLModel declares a declared_attr
 
     id: int | None = Field(default=None, primary_key=True)
     token_hash: str = Field(max_length=64, unique=True, index=True)
@@ -141,7 +141,7 @@ _LOGIN_PASSWORD_SCHEMA = {"type": "string", "minLength": 1, "maxLength": PASSWOR
 class UserRegister(SQLModel):
     """What a new user sends to sign up (validated by the rules in ``validation.py``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = {"extra": "forbid"}
 
     email: Annotated[EmailAddress, WithJsonSchema(_EMAIL_SCHEMA)]
     display_name: Annotated[DisplayName, WithJsonSchema(_DISPLAY_NAME_SCHEMA)]
@@ -151,7 +151,7 @@ class UserRegister(SQLModel):
 class UserLogin(SQLModel):
     """What a user sends to sign in. Only lengths are checked: anything else is a wrong password."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = {"extra": "forbid"}
 
     email: Annotated[LoginEmail, WithJsonSchema(_LOGIN_EMAIL_SCHEMA)]
     password: Annotated[LoginPassword, WithJsonSchema(_LOGIN_PASSWORD_SCHEMA)]

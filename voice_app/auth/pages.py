@@ -95,9 +95,9 @@ class LoginFormState(_AuthFormState):
 class SignupFormState(_AuthFormState):
     """The sign-up form, with one error per field."""
 
-    email_error: str = ""
-    display_name_error: str = ""
-    password_error: str = ""
+    email_error: rx.Field[str] = rx.field("")
+    display_name_error: rx.Field[str] = rx.field("")
+    password_error: rx.Field[str] = rx.field("")
 
     @rx.event
     async def submit(self, form_data: dict[str, Any]) -> EventSpec | None:

@@ -3,12 +3,10 @@
 `passlib` 1.7.4 (2020) is unmaintained and breaks with current `bcrypt`; `libpass` installs the
 same `passlib` import and is maintained. The argon2 backend is `argon2-cffi`.
 
-Hashing is deliberately slow (tens of milliseconds, 19+ MiB of memory), so it runs on a small
-dedicated thread pool (argon2-cffi releases the GIL): the event loop keeps serving other
-requests. The pool has one thread fewer than there are cores, so a burst of logins leaves a
-core for the event loop and holds at most that many 19 MiB buffers (bench/auth_login.py
-measured health-check p50 at 3x idle with 1 hashing thread on 2 cores, 6x with 2, 27x when
-hashing on the event loop).
+Hashing is deliberately slow and memory-hard, so it runs on a small dedicated thread pool
+(argon2-cffi releases the GIL) and the event loop keeps serving other requests. The pool has one
+thread fewer than there are cores, so a burst of logins leaves a core for the event loop
+(`bench/auth_login.py` measures the effect).
 """
 
 from __future__ import annotations

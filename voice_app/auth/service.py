@@ -149,7 +149,7 @@ _SESSION_LOOKUP = (
         LoginSession.expires_at,
         LoginSession.revoked_at,
     )
-    .join(LoginSession, LoginSession.user_id == User.id)  # type: ignore[arg-type]
+    .join(LoginSession, LoginSession.user_id == User.id)
     .where(LoginSession.token_hash == bindparam("token_hash"))
 )
 
@@ -174,13 +174,13 @@ def resolve_session(*, session: Session, token: str, settings: Settings, touch: 
     row = session.connection().execute(_SESSION_LOOKUP, {"token_hash": hash_session_token(token)}).first()
     if row is None:
         raise SessionInvalid
-    user_id, email, display_name, created_at, login_id, last_seen_at, expires_at, revoked_at = row
+    user_id, email, display_name, created_at, login_id, last_seen_at, expires_at, revoked_at = tuple(row)
     now = utc_now()
     idle_timeout = timedelta(minutes=settings.SESSION_IDLE_MINUTES)
     if revoked_at is not None or now >= expires_at or now - last_seen_at >= idle_timeout:
         raise SessionInvalid
     if touch and now - last_seen_at >= min(timedelta(minutes=1), idle_timeout / 10):
-        session.exec(update(LoginSession).where(LoginSession.id == login_id).values(last_seen_at=now))  # type: ignore[arg-type]
+        session.exec(update(LoginSession).where(LoginSession.id == login_id).values(last_seen_at=now))
         session.commit()
     return SignedInUser(id=user_id, email=email, display_name=display_name, created_at=created_at)
 

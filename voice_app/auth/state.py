@@ -15,7 +15,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import reflex as rx
-from reflex.event import EventSpec
+from reflex.event import EventCallback, EventSpec
 from sqlmodel import Session
 
 from voice_app import routes
@@ -98,7 +98,7 @@ class AuthState(rx.State):
         return f"{url.path}?{url.query}" if url.query else url.path
 
     @rx.event
-    def check_login(self) -> EventSpec | None:
+    def check_login(self) -> EventCallback | EventSpec | None:
         """Send a visitor without a live session to the login page, and back here afterwards."""
         if not self.is_hydrated:
             return AuthState.check_login()  # the token is known only once the page has hydrated

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Protocol
+from typing import Protocol, cast
 
 import redis
 
@@ -126,7 +126,10 @@ class RedisFailureStore:
 
     def get(self, key: str, now: float) -> FailureRecord | None:
         """See :meth:`FailureStore.get`."""
-        failures, last = self._redis.hmget(self.PREFIX + key, ["failures", "last"])
+        # redis-py types its sync client's answers as possibly awaitable; this client is sync
+        failures, last = cast(
+            "list[bytes | None]", self._redis.hmget(self.PREFIX + key, ["failures", "last"])
+        )
         if failures is None or last is None or int(failures) <= 0:
             return None
         return FailureRecord(failures=int(failures), last_failure_at=float(last))
@@ -142,7 +145,7 @@ class RedisFailureStore:
 
     def remove_failure(self, key: str) -> None:
         """See :meth:`FailureStore.remove_failure`."""
-        if self._redis.hincrby(self.PREFIX + key, "failures", -1) <= 0:
+        if cast("int", self._redis.hincrby(self.PREFIX + key, "failures", -1)) <= 0:
             self._redis.delete(self.PREFIX + key)
 
     def clear(self, key: str) -> None:

@@ -12,7 +12,7 @@ both say the same words.
 from __future__ import annotations
 
 import unicodedata
-from typing import Annotated
+from typing import Annotated, LiteralString
 
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
@@ -55,8 +55,8 @@ _COMMON_PASSWORDS = frozenset(
 )
 
 
-def _invalid(kind: str, message: str) -> PydanticCustomError:
-    return PydanticCustomError(kind, message)
+def _invalid(kind: LiteralString, message: str) -> PydanticCustomError:
+    return PydanticCustomError(kind, "{message}", {"message": message})
 
 
 def _has_control_characters(text: str) -> bool:

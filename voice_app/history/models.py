@@ -31,7 +31,7 @@ class Conversation(SQLModel, table=True):
 class ConversationMessage(SQLModel, table=True):
     """A final user or agent message (spoken transcript or typed chat)."""
 
-    __tablename__ = "conversation_message"
+    __tablename__ = "conversation_message"  # pyright: ignore[reportAssignmentType] - SQLModel declares a declared_attr
 
     id: int | None = Field(default=None, primary_key=True)
     conversation_id: int = Field(foreign_key="conversation.id", index=True)

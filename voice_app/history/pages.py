@@ -7,7 +7,7 @@ import reflex as rx
 from voice_app import routes
 from voice_app.auth.guards import require_login
 from voice_app.history.state import ConversationRow, HistoryState, TranscriptRow
-from voice_app.talk.layout import signed_in_frame
+from voice_app.layout import signed_in_frame
 
 
 def _conversation_item(row: ConversationRow) -> rx.Component:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import reflex as rx
-from reflex.event import EventSpec
+from reflex.event import EventCallback
 from sqlmodel import Session
 
 from voice_app import routes
@@ -79,14 +79,14 @@ def _row(summary: ConversationSummary) -> ConversationRow:
 class HistoryState(AuthState):
     """The list of conversations and the one being read."""
 
-    conversations: list[ConversationRow] = []
+    conversations: rx.Field[list[ConversationRow]] = rx.field([])
     loaded: bool = False
-    detail: ConversationRow | None = None
-    transcript: list[TranscriptRow] = []
+    detail: rx.Field[ConversationRow | None] = rx.field(None)
+    transcript: rx.Field[list[TranscriptRow]] = rx.field([])
     detail_missing: bool = False
 
     @rx.event
-    def load_list(self) -> EventSpec | None:
+    def load_list(self) -> EventCallback | None:
         """Read the signed-in user's conversations, newest first."""
         try:
             user = self._signed_in_user()
@@ -99,7 +99,7 @@ class HistoryState(AuthState):
         return None
 
     @rx.event
-    def load_detail(self) -> EventSpec | None:
+    def load_detail(self) -> EventCallback | None:
         """Read the conversation named in the address, if it is the user's."""
         self.detail, self.transcript, self.detail_missing = None, [], False
         try:

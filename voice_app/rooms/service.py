@@ -15,7 +15,6 @@ import logging
 from typing import Literal
 
 from livekit import api
-from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -57,17 +56,9 @@ def _find_room(session: Session, name: str) -> Room | None:
     return session.exec(select(Room).where(Room.name == name)).first()
 
 
-_OWNER_LOOKUP = select(Room.owner_id).where(Room.name == bindparam("name"))
-
-
 def _find_owner(session: Session, name: str) -> int | None:
-    """The owner's id of room ``name``, or None when nobody has it (one indexed column read).
-
-    On every token request, so it runs a prebuilt statement on the session's connection: one
-    column needs none of the ORM's identity-map work, and building the statement each time cost
-    more than the query.
-    """
-    return session.connection().execute(_OWNER_LOOKUP, {"name": name}).scalar()
+    """The owner's id of room ``name``, or None when nobody has it."""
+    return session.exec(select(Room.owner_id).where(Room.name == name)).first()
 
 
 def _claim_room(session: Session, *, user: SignedInUser, name: str) -> tuple[Room, bool]:
@@ -159,10 +150,10 @@ async def issue_token_for_room(
 
     """
     owner_id = _find_owner(session, validate_room_name(room_name)) if room_name is not None else None
-    if owner_id is None:
+    if room_name is None or owner_id is None:
         room, _created = await ensure_room(session=session, user=user, name=room_name, settings=settings)
-        room_name = room.name
-    elif owner_id != user.id:
+        return issue_participant_token(user=user, room_name=room.name, settings=settings)
+    if owner_id != user.id:
         raise RoomNotOwned(room_name)
     return issue_participant_token(user=user, room_name=room_name, settings=settings)
 

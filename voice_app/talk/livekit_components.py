@@ -15,18 +15,23 @@ From ``livekit_session.jsx`` (hooks that must run inside the room context):
   time its ``id`` changes. Setting ``connect`` to false leaves the room. Give it a ``key``
   per conversation: one mounted instance is one LiveKit room. Events, each with one argument:
 
-  - ``on_state_change({"stage", "agent_state"})``: ``stage`` is ``connecting``, ``waiting``
-    (connected, agent not ready), ``listening``, ``thinking``, ``speaking`` or
-    ``reconnecting``; ``agent_state`` is the raw ``lk.agent.state`` of the agent participant.
+  - ``on_state_change({"stage", "agent_state", "llm_provider"})``: ``stage`` is ``connecting``,
+    ``waiting`` (connected, agent not ready), ``listening``, ``thinking``, ``speaking`` or
+    ``reconnecting``; ``agent_state`` is the raw ``lk.agent.state`` of the agent participant;
+    ``llm_provider`` its ``llm_provider_attribute``.
   - ``on_transcript([{"id", "role", "source", "text", "final"}])``: the lines that are new or
     changed since the last call. ``role`` is ``user`` or ``agent``; ``source`` is ``spoken``
     (``lk.transcription``, keyed by ``lk.segment_id``) or ``typed`` (``lk.chat``).
   - ``on_error({"kind", "detail"})``: ``kind`` is one of ``token_expired``,
-    ``token_rejected``, ``livekit_unreachable``, ``connect_failed``, ``microphone_denied``,
-    ``microphone_missing``, ``microphone_busy``, ``microphone_failed``, ``agent_timeout``,
-    ``agent_left``, ``chat_failed``; ``detail`` is the library's message, for logs only.
+    ``token_rejected``, ``livekit_unreachable``, ``connect_failed``, ``agent_timeout``,
+    ``agent_left``, ``chat_failed``, or ``device_failed`` with ``source`` (``microphone``) and
+    ``error_name`` (the browser's, classified in Python); ``detail`` is the library's message,
+    for logs only.
   - ``on_latency(message)``: each per-turn latency message the agent worker publishes on
     ``latency_topic`` (format: ``agent_worker/latency.py``).
+
+  The wire names (``latency_topic``, ``llm_provider_attribute``, ``agent_timeout_ms``) default
+  to those of ``voice_app.protocol``, which the agent worker uses too.
   - ``on_disconnected({"reason", "requested"})``: the room was left after having connected;
     ``reason`` is the name of LiveKit's ``DisconnectReason``, ``requested`` is true when
     ``connect`` went false first (the user pressed End).
@@ -55,11 +60,10 @@ import reflex as rx
 from reflex.event import passthrough_event_spec
 from reflex.vars import ObjectVar
 
+from voice_app import protocol
+
 COMPONENTS_REACT = "@livekit/components-react@2.9.24"
 LIVEKIT_CLIENT = "livekit-client@2.23.0"
-
-LATENCY_TOPIC = "voice-app.latency"
-"""The data topic the agent worker publishes per-turn latency on (``agent_worker/latency.py``)."""
 
 TrackSource = Literal["microphone", "camera", "screen_share"]
 
@@ -128,6 +132,7 @@ class AgentSession(_SessionJsx):
     agent_timeout_ms: rx.Var[int]
     outgoing_chat: rx.Var[dict[str, Any]]
     latency_topic: rx.Var[str]
+    llm_provider_attribute: rx.Var[str]
 
     on_state_change: rx.EventHandler[passthrough_event_spec(dict[str, Any])]
     on_transcript: rx.EventHandler[passthrough_event_spec(list[dict[str, Any]])]
@@ -164,7 +169,9 @@ class DeviceSelect(_SessionJsx):
 
 def agent_session(*children: rx.Component, **props: Any) -> rx.Component:
     """The session provider; children can use the other components of this module."""
-    props.setdefault("latency_topic", LATENCY_TOPIC)
+    props.setdefault("latency_topic", protocol.LATENCY_TOPIC)
+    props.setdefault("llm_provider_attribute", protocol.LLM_PROVIDER_ATTRIBUTE)
+    props.setdefault("agent_timeout_ms", protocol.AGENT_JOIN_TIMEOUT_SECONDS * 1000)
     return AgentSession.create(*children, **props)
 
 

@@ -24,7 +24,6 @@ import {
   ConnectionError,
   ConnectionErrorReason,
   DisconnectReason,
-  MediaDeviceFailure,
   RoomEvent,
   TokenSource,
   decodeTokenPayload,
@@ -68,19 +67,6 @@ function connectFailureKind(error, token) {
   return "connect_failed";
 }
 
-function microphoneFailureKind(error) {
-  switch (MediaDeviceFailure.getFailure(error)) {
-    case MediaDeviceFailure.PermissionDenied:
-      return "microphone_denied";
-    case MediaDeviceFailure.NotFound:
-      return "microphone_missing";
-    case MediaDeviceFailure.DeviceInUse:
-      return "microphone_busy";
-    default:
-      return "microphone_failed";
-  }
-}
-
 /** Where the conversation is, in the words of the page: connecting, waiting, listening, ... */
 function stageOf(connectionState, agentState) {
   switch (connectionState) {
@@ -100,7 +86,15 @@ function stageOf(connectionState, agentState) {
  * Connects while `connect` is true, reports what happens, and sends `outgoingChat` when its
  * `id` changes. Rendered by `AgentSession` inside the provider.
  */
-function SessionBridge({ serverUrl, token, connect, outgoingChat, latencyTopic, handlers }) {
+function SessionBridge({
+  serverUrl,
+  token,
+  connect,
+  outgoingChat,
+  latencyTopic,
+  llmProviderAttribute,
+  handlers,
+}) {
   const session = useSessionContext();
   const { room } = session;
   const agent = useAgent();
@@ -142,7 +136,15 @@ function SessionBridge({ serverUrl, token, connect, outgoingChat, latencyTopic, 
         // The pre-connect buffer records what the user says before the agent has joined.
         await room.localParticipant.setMicrophoneEnabled(true, undefined, { preConnectBuffer: true });
       } catch (error) {
-        report(microphoneFailureKind(error), error);
+        // Python classifies the browser's error name (`voice_app.protocol.MICROPHONE_ERRORS`).
+        if (!cancelled) {
+          handlers.current.onError?.({
+            kind: "device_failed",
+            source: "microphone",
+            error_name: error?.name ?? "Error",
+            detail: String(error?.message ?? error ?? ""),
+          });
+        }
       }
     }, 0);
     return () => {
@@ -152,7 +154,7 @@ function SessionBridge({ serverUrl, token, connect, outgoingChat, latencyTopic, 
   }, [connect, room, serverUrl, token, handlers]);
 
   const stage = stageOf(session.connectionState, agent.state);
-  const llmProvider = agent.attributes?.["voice-app.llm"] ?? "";
+  const llmProvider = agent.attributes?.[llmProviderAttribute] ?? "";
   useEffect(() => {
     if (stage !== "disconnected") {
       handlers.current.onStateChange?.({ stage, agent_state: agent.state, llm_provider: llmProvider });
@@ -244,9 +246,10 @@ export function AgentSession({
   serverUrl,
   token,
   connect = false,
-  agentTimeoutMs = 20000,
+  agentTimeoutMs,
   outgoingChat,
-  latencyTopic = "voice-app.latency",
+  latencyTopic,
+  llmProviderAttribute,
   onStateChange,
   onTranscript,
   onError,
@@ -268,6 +271,7 @@ export function AgentSession({
         connect={connect}
         outgoingChat={outgoingChat}
         latencyTopic={latencyTopic}
+        llmProviderAttribute={llmProviderAttribute}
         handlers={handlers}
       />
       {children}

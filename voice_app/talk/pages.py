@@ -13,12 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from voice_app import routes
 from voice_app.auth.guards import require_login
+from voice_app.layout import signed_in_frame
 from voice_app.talk import livekit_components as lk
-from voice_app.talk.layout import signed_in_frame
-from voice_app.talk.state import AGENT_JOIN_TIMEOUT_SECONDS, CHAT_MESSAGE_MAX_CHARS, CaptionLine, TalkState
+from voice_app.talk.state import CHAT_MESSAGE_MAX_CHARS, CaptionLine, TalkState, TurnLatency
 
 VISUALLY_HIDDEN: dict[str, Any] = {
     "position": "absolute",
@@ -223,7 +224,6 @@ def _media() -> rx.Component:
         server_url=TalkState.server_url,
         token=TalkState.livekit_token,
         connect=TalkState.connect,
-        agent_timeout_ms=AGENT_JOIN_TIMEOUT_SECONDS * 1000,
         outgoing_chat=TalkState.outgoing_chat,
         on_state_change=TalkState.session_state_changed,
         on_transcript=TalkState.transcript_changed,
@@ -343,7 +343,7 @@ def _chat_form() -> rx.Component:
     )
 
 
-def _latency_row(turn: rx.Var) -> rx.Component:
+def _latency_row(turn: ObjectVar[TurnLatency]) -> rx.Component:
     return rx.table.row(
         rx.table.row_header_cell(turn.turn),
         rx.table.cell(turn.input),

@@ -16,22 +16,20 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import reflex as rx
-from reflex.event import EventHandler, EventSpec
+from reflex.event import EventCallback
 from sqlmodel import Session
 
 from voice_app.auth import service as auth_service
 from voice_app.auth.state import AuthState
 from voice_app.db import get_engine
+from voice_app.protocol import AGENT_JOIN_TIMEOUT_SECONDS, LATENCY_MESSAGE_TYPE, MICROPHONE_ERRORS
 from voice_app.rooms.service import LiveKitUnavailable, agent_dispatch_status, issue_token_for_room
 from voice_app.settings import get_settings
 
 logger = logging.getLogger(__name__)
-
-AGENT_JOIN_TIMEOUT_SECONDS = 20
-"""How long the page waits for the agent to join before it says so."""
 
 AGENT_BUSY_CHECK_SECONDS = 4
 """How long the page waits, connected without an agent, before asking whether a worker took the job."""
@@ -39,12 +37,16 @@ AGENT_BUSY_CHECK_SECONDS = 4
 CHAT_MESSAGE_MAX_CHARS = 2000
 
 
+StageColor = Literal["gray", "amber", "grass", "blue", "violet", "orange", "red"]
+"""The Radix colour scales the stages use."""
+
+
 @dataclass(frozen=True)
 class Stage:
     """How the page shows one stage of a conversation: words and a Radix colour."""
 
     label: str
-    color: str
+    color: StageColor
 
 
 STAGES: dict[str, Stage] = {
@@ -159,13 +161,6 @@ PROBLEMS: dict[str, Problem] = {
     ),
 }
 
-_MICROPHONE_PROBLEMS = {
-    "NotAllowedError": "microphone_denied",
-    "NotFoundError": "microphone_missing",
-    "NotReadableError": "microphone_busy",
-}
-"""The browser's DOMException names when opening the microphone fails."""
-
 _SERVER_CLOSED_REASONS = {"ROOM_DELETED", "ROOM_CLOSED", "PARTICIPANT_REMOVED", "SERVER_SHUTDOWN"}
 
 
@@ -201,7 +196,7 @@ def _milliseconds(value: Any) -> str:
 def device_problem(source: str, error_name: str) -> str:
     """The problem kind for a browser error ``error_name`` while opening ``source``."""
     if source == "microphone":
-        return _MICROPHONE_PROBLEMS.get(error_name, "microphone_failed")
+        return MICROPHONE_ERRORS.get(error_name, "microphone_failed")
     return "camera_failed" if source == "camera" else "screen_share_failed"
 
 
@@ -214,11 +209,11 @@ class TalkState(AuthState):
     server_url: str = ""
     livekit_token: str = ""
     room_name: str = ""
-    connect: bool = False
+    connect: rx.Field[bool] = rx.field(False)
     """While true the session component joins (or stays in) the room; End and fatal problems clear it."""
     problem: str = ""
-    lines: list[CaptionLine] = []
-    latencies: list[TurnLatency] = []
+    lines: rx.Field[list[CaptionLine]] = rx.field([])
+    latencies: rx.Field[list[TurnLatency]] = rx.field([])
     camera_on: bool = False
     screen_share_on: bool = False
     outgoing_chat: dict[str, Any] = {"id": 0, "text": ""}
@@ -231,7 +226,7 @@ class TalkState(AuthState):
         return STAGES.get(self.stage, STAGES["idle"]).label
 
     @rx.var
-    def stage_color(self) -> str:
+    def stage_color(self) -> StageColor:
         """The stage's colour (a Radix colour scale)."""
         return STAGES.get(self.stage, STAGES["idle"]).color
 
@@ -282,7 +277,7 @@ class TalkState(AuthState):
         self._clear_conversation()
 
     @rx.event
-    async def start_conversation(self) -> AsyncIterator[EventSpec | None]:
+    async def start_conversation(self) -> AsyncIterator[EventCallback | None]:
         """Get a token for a new room from the rooms service, then let the browser connect."""
         try:
             user = self._signed_in_user()
@@ -327,7 +322,7 @@ class TalkState(AuthState):
         self.outgoing_chat = {"id": self._chat_count, "text": text}
 
     @rx.event
-    def session_state_changed(self, report: dict[str, Any]) -> EventHandler | None:
+    def session_state_changed(self, report: dict[str, Any]) -> EventCallback | None:
         """The session reports its stage (connecting, waiting, listening, ...).
 
         Connected without an agent for the first time, it starts the check for busy agents.
@@ -401,8 +396,12 @@ class TalkState(AuthState):
         Ignored once the conversation is over: the library's agent-join timer can outlive the
         room it was started for, and would replace the problem that ended it.
         """
-        if self.connect:
-            self._report_problem(str(report.get("kind", "")))
+        if not self.connect:
+            return
+        kind = str(report.get("kind", ""))
+        if kind == "device_failed":
+            kind = device_problem(str(report.get("source", "")), str(report.get("error_name", "")))
+        self._report_problem(kind)
 
     @rx.event
     def session_disconnected(self, report: dict[str, Any]) -> None:
@@ -415,7 +414,7 @@ class TalkState(AuthState):
     @rx.event
     def latency_received(self, message: dict[str, Any]) -> None:
         """Add one turn's latency (the agent worker's ``turn_latency`` message) to the details."""
-        if message.get("type") != "turn_latency":
+        if message.get("type") != LATENCY_MESSAGE_TYPE:
             return
         self.latencies = [
             *self.latencies,
