@@ -12,8 +12,11 @@ export REFLEX_CHECK_LATEST_VERSION := false
 dev: setup ## Start livekit-server --dev, the agent worker and the app (http://localhost:3000)
 	exec .venv/bin/python scripts/dev.py
 
-test: setup-test ## Run the whole test suite (starts its own livekit-server, app, worker, browser)
-	.venv/bin/python -m pytest $(PYTEST_ARGS)
+test: setup-test ## Lint, type-check, the fast layer, then every real-process test (its own livekit-server, app, worker, browser)
+	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+	.venv/bin/pyright
+	.venv/bin/python -m pytest tests/unit $(PYTEST_ARGS)
+	.venv/bin/python -m pytest --ignore=tests/unit $(PYTEST_ARGS)
 
 test-fast: setup ## Only the fast layer: pure logic in tests/unit, no processes (seconds)
 	.venv/bin/python -m pytest tests/unit $(PYTEST_ARGS)
