@@ -41,6 +41,7 @@ SETS: dict[str, frozenset[str]] = {
             "httpx",
             "psycopg",
             "redis",
+            "asgi-cross-origin-protection",
             "livekit-api",
             "pyjwt",
             "protobuf",

@@ -1,7 +1,10 @@
 """FastAPI dependencies for routes: a database session and the signed-in user.
 
-Routes read ``async def read_me(user: CurrentUser)``. A missing, unknown, expired or revoked
-bearer token is answered with ``401`` JSON and ``WWW-Authenticate: Bearer`` before the route runs.
+Routes read ``async def read_me(user: CurrentUser)``. The user comes from the bearer token (API
+clients) or, without an ``Authorization`` header, from the browser's session cookie
+(`voice_app.auth.browser_session`, which also keeps other sites from riding it). A missing,
+unknown, expired or revoked session is answered with ``401`` JSON and ``WWW-Authenticate: Bearer``
+before the route runs.
 
 Every dependency here is ``async``: FastAPI runs a sync one on its 40 worker threads, which costs
 a thread hop per request, and requests that hold a database connection while waiting for a
@@ -13,10 +16,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from voice_app.auth import service
+from voice_app.auth.browser_session import session_cookie_name
 from voice_app.auth.models import SignedInUser
 from voice_app.db import get_db_session
 from voice_app.settings import Settings, get_settings
@@ -33,6 +37,13 @@ SettingsDep = Annotated[Settings, Depends(current_settings)]
 
 _bearer = HTTPBearer(auto_error=False, description="The token from `POST /api/auth/login`.")
 BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+_session_cookie = APIKeyCookie(
+    name=session_cookie_name(get_settings()),
+    auto_error=False,
+    description="The browser's session, set HttpOnly by `POST /api/auth/browser/login`.",
+)
+SessionCookie = Annotated[str | None, Depends(_session_cookie)]
 
 
 def _token_or_401(credentials: HTTPAuthorizationCredentials | None) -> str:
@@ -53,8 +64,13 @@ async def get_bearer_token(credentials: BearerCredentials) -> str:
 BearerToken = Annotated[str, Depends(get_bearer_token)]
 
 
-async def get_current_user(session: SessionDep, credentials: BearerCredentials) -> SignedInUser:
-    """The user whose live session token the request carries (refreshes the idle timer).
+async def get_current_user(
+    session: SessionDep, credentials: BearerCredentials, cookie_token: SessionCookie
+) -> SignedInUser:
+    """The user whose live session the request carries (refreshes the idle timer).
+
+    The session is the bearer token's, else the session cookie's; a bearer token that is refused
+    never falls back to the cookie.
 
     Runs on the event loop: it is one indexed SELECT (and a write at most once a minute per
     session), a fraction of a millisecond. It shares the request's session, so a route that
@@ -65,7 +81,7 @@ async def get_current_user(session: SessionDep, credentials: BearerCredentials) 
     credentials, not `BearerToken`; the settings directly, not `SettingsDep`): FastAPI redoes
     each dependency's bookkeeping (cache key, scope checks) on every request.
     """
-    token = _token_or_401(credentials)
+    token = cookie_token if credentials is None and cookie_token else _token_or_401(credentials)
     try:
         return service.resolve_session(session=session, token=token, settings=get_settings())
     except service.SessionInvalid:
