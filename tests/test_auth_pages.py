@@ -1,6 +1,9 @@
 """Accounts in the browser: sign up, sign in, stay signed in across a reload, sign out (in every
 tab), and a protected page that sends a signed-out visitor to the login page and back.
 
+The session lives in an HttpOnly cookie; the tests read it through Playwright's browser context
+(as the browser itself sees it), never through the page, where no script can.
+
 Headless Chromium drives the real app (frontend dev server and backend) on free ports.
 """
 
@@ -16,8 +19,8 @@ from playwright.sync_api import BrowserContext, Page, expect
 from tests.factories import DEFAULT_PASSWORD, random_email, register_user
 from tests.support.browser import AppServer
 from voice_app import routes
+from voice_app.auth.browser_session import SESSION_COOKIE
 from voice_app.auth.service import INVALID_CREDENTIALS_MESSAGE
-from voice_app.auth.state import TOKEN_STORAGE_KEY
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -46,7 +49,8 @@ def at(path: str, query: str = "") -> re.Pattern[str]:
 
 
 def stored_token(page: Page) -> str | None:
-    return page.evaluate(f"window.localStorage.getItem({TOKEN_STORAGE_KEY!r})")
+    """The session cookie the browser holds for the app, if any."""
+    return next((c["value"] for c in page.context.cookies() if c["name"] == SESSION_COOKIE), None)
 
 
 def fill_login(page: Page, email: str, password: str) -> None:
@@ -56,7 +60,7 @@ def fill_login(page: Page, email: str, password: str) -> None:
 
 
 def sign_in_through_the_page(page: Page, app_server: AppServer, api: httpx.Client) -> str | None:
-    """A new user signs in on the login page and lands on the talk page; returns the stored token."""
+    """A new user signs in on the login page and lands on the talk page; returns the session token."""
     email = register_user(api)["email"]
     page.goto(url(app_server, routes.LOGIN))
     fill_login(page, email, DEFAULT_PASSWORD)

@@ -53,7 +53,9 @@ def set_cookie_header(configured: Settings, **session: object) -> str:
 
 def test_in_development_the_cookie_is_httponly_lax_and_lasts_as_long_as_the_session() -> None:
     header = set_cookie_header(
-        DEVELOPMENT, token="the-token", expires_at=utc_now() + timedelta(hours=DEVELOPMENT.SESSION_ABSOLUTE_HOURS)
+        DEVELOPMENT,
+        token="the-token",
+        expires_at=utc_now() + timedelta(hours=DEVELOPMENT.SESSION_ABSOLUTE_HOURS),
     )
 
     attributes = [part.strip().lower() for part in header.split(";")]
