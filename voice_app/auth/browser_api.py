@@ -10,8 +10,9 @@ from another origin.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Cookie, Response, status
 from pydantic import BaseModel
 
 from voice_app.api_errors import error_responses
@@ -20,17 +21,24 @@ from voice_app.auth.api import LOGIN_ERRORS, REGISTER_ERRORS, authenticate_or_40
 from voice_app.auth.browser_session import (
     FOREIGN_ORIGIN_MESSAGE,
     clear_session_cookie,
+    session_cookie_name,
     set_session_cookie,
 )
-from voice_app.auth.deps import ClientAddress, SessionCookie, SessionDep, SettingsDep
+from voice_app.auth.deps import ClientAddress, SessionDep, SettingsDep
 from voice_app.auth.models import User, UserLogin, UserPublic, UserRegister
-from voice_app.settings import Settings
+from voice_app.settings import Settings, get_settings
 
 BROWSER_AUTH_PREFIX = "/api/auth/browser"
 
 router = APIRouter(prefix=BROWSER_AUTH_PREFIX, tags=["browser session"])
 
 _FOREIGN_ORIGIN = error_responses({403: FOREIGN_ORIGIN_MESSAGE})
+
+# A plain optional cookie, not the security scheme `CurrentUser` uses: signing out without a
+# session is allowed, and the schema should say the cookie is optional here.
+OptionalSessionCookie = Annotated[
+    str | None, Cookie(alias=session_cookie_name(get_settings()), description="The session to end, if any.")
+]
 
 
 class BrowserSession(BaseModel):
@@ -78,7 +86,9 @@ async def browser_register(
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=_FOREIGN_ORIGIN)
-async def browser_logout(session: SessionDep, settings: SettingsDep, cookie_token: SessionCookie) -> Response:
+async def browser_logout(
+    session: SessionDep, settings: SettingsDep, cookie_token: OptionalSessionCookie = None
+) -> Response:
     """End the cookie's session on the server and clear the cookie (204 also without a session)."""
     if cookie_token:
         service.revoke_session(session=session, token=cookie_token)
