@@ -1,7 +1,7 @@
 """FastAPI dependencies for routes: a database session and the signed-in user.
 
 Routes read ``async def read_me(user: CurrentUser)``. The user comes from the bearer token (API
-clients) or, without an ``Authorization`` header, from the browser's session cookie
+clients) or, without a bearer token, from the browser's session cookie
 (`voice_app.auth.browser_session`, which also keeps other sites from riding it). A missing,
 unknown, expired or revoked session is answered with ``401`` JSON and ``WWW-Authenticate: Bearer``
 before the route runs.
