@@ -45,7 +45,7 @@ from tests.support.livekit import LiveKitServer
 from tests.support.processes import REPO_ROOT, ManagedProcess, free_port, tool_env, wait_until
 from tests.support.worker import AgentWorker
 from voice_app import routes
-from voice_app.auth.state import TOKEN_STORAGE_KEY
+from voice_app.auth.browser_session import SESSION_COOKIE
 
 RESULTS = REPO_ROOT / "bench" / "results" / "talk_page.json"
 START_ENABLED = """() => {
@@ -176,10 +176,15 @@ class Stack:
         return size, len(raw)
 
 
-def signed_in_page(browser: Browser, token: str) -> Page:
-    """A page in a fresh context (cold cache) whose localStorage holds ``token``."""
+def signed_in_page(browser: Browser, token: str, url: str) -> Page:
+    """A page in a fresh context (cold cache) whose browser holds ``token`` as the session cookie.
+
+    The stack runs with ENVIRONMENT=development, so the cookie has its plain name.
+    """
     context = browser.new_context(viewport={"width": 1280, "height": 860}, permissions=["microphone"])
-    context.add_init_script(f"window.localStorage.setItem({TOKEN_STORAGE_KEY!r}, {token!r})")
+    context.add_cookies(
+        [{"name": SESSION_COOKIE, "value": token, "url": url, "httpOnly": True, "sameSite": "Lax"}]
+    )
     page = context.new_page()
     page.set_default_timeout(120_000)
     return page
@@ -187,7 +192,7 @@ def signed_in_page(browser: Browser, token: str) -> Page:
 
 def measure_javascript(stack: Stack, browser: Browser, token: str) -> dict:
     """Scripts loaded for the talk page, then those the click on Start adds."""
-    page = signed_in_page(browser, token)
+    page = signed_in_page(browser, token, stack.url)
     loaded: list[str] = []
     page.on(
         "response", lambda response: loaded.append(response.url) if response.url.endswith(".js") else None
@@ -216,7 +221,7 @@ def measure_javascript(stack: Stack, browser: Browser, token: str) -> dict:
 def measure_time_to_interactive(stack: Stack, browser: Browser, token: str, loads: int) -> dict:
     samples = []
     for _ in range(loads):
-        page = signed_in_page(browser, token)
+        page = signed_in_page(browser, token, stack.url)
         page.goto(stack.url + routes.TALK, wait_until="commit")
         page.wait_for_function(START_ENABLED, polling=10)
         samples.append(page.evaluate("performance.now()"))
@@ -225,7 +230,7 @@ def measure_time_to_interactive(stack: Stack, browser: Browser, token: str, load
 
 
 def measure_first_word(stack: Stack, browser: Browser, token: str, conversations: int) -> dict:
-    page = signed_in_page(browser, token)
+    page = signed_in_page(browser, token, stack.url)
     samples, connected = [], []
     for _ in range(conversations):
         page.goto(stack.url + routes.TALK)

@@ -1,13 +1,19 @@
 """Accounts in the browser: sign up, sign in, stay signed in across a reload, sign out (in every
 tab), and a protected page that sends a signed-out visitor to the login page and back.
 
+The session lives in an HttpOnly cookie; the tests read it through Playwright's browser context
+(as the browser itself sees it), never through the page, where no script can.
+
 Headless Chromium drives the real app (frontend dev server and backend) on free ports.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -16,8 +22,8 @@ from playwright.sync_api import BrowserContext, Page, expect
 from tests.factories import DEFAULT_PASSWORD, random_email, register_user
 from tests.support.browser import AppServer
 from voice_app import routes
+from voice_app.auth.browser_session import SESSION_COOKIE
 from voice_app.auth.service import INVALID_CREDENTIALS_MESSAGE
-from voice_app.auth.state import TOKEN_STORAGE_KEY
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -46,7 +52,8 @@ def at(path: str, query: str = "") -> re.Pattern[str]:
 
 
 def stored_token(page: Page) -> str | None:
-    return page.evaluate(f"window.localStorage.getItem({TOKEN_STORAGE_KEY!r})")
+    """The session cookie the browser holds for the app, if any."""
+    return next((c["value"] for c in page.context.cookies() if c["name"] == SESSION_COOKIE), None)
 
 
 def fill_login(page: Page, email: str, password: str) -> None:
@@ -56,7 +63,7 @@ def fill_login(page: Page, email: str, password: str) -> None:
 
 
 def sign_in_through_the_page(page: Page, app_server: AppServer, api: httpx.Client) -> str | None:
-    """A new user signs in on the login page and lands on the talk page; returns the stored token."""
+    """A new user signs in on the login page and lands on the talk page; returns the session token."""
     email = register_user(api)["email"]
     page.goto(url(app_server, routes.LOGIN))
     fill_login(page, email, DEFAULT_PASSWORD)
@@ -149,7 +156,7 @@ def test_signing_out_in_one_tab_signs_out_the_others(
     expect(page.get_by_role("heading", name="You are signed out")).to_be_visible()
 
     other_tab.wait_for_url(at(routes.LOGIN, f"?next={PROTECTED}"))  # without touching it
-    assert not stored_token(other_tab)
+    assert not stored_token(other_tab), "the backend cleared the cookie"
     assert api.get("/api/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
 
@@ -162,4 +169,78 @@ def test_a_session_revoked_on_the_server_is_refused_at_the_next_page_visit(
     page.goto(url(app_server, PROTECTED))
 
     page.wait_for_url(at(routes.LOGIN, f"?next={PROTECTED}"))
-    assert not stored_token(page)
+    assert api.get("/api/me", headers={"cookie": f"{SESSION_COOKIE}={token}"}).status_code == 401
+
+
+WHAT_PAGE_SCRIPTS_SEE = """() => ({
+    cookie: document.cookie,
+    localStorage: JSON.stringify({...window.localStorage}),
+    sessionStorage: JSON.stringify({...window.sessionStorage}),
+})"""
+
+
+def test_after_signing_in_no_script_on_the_page_can_read_the_session_token(
+    page: Page, app_server: AppServer, api: httpx.Client
+) -> None:
+    frames: list[str] = []
+    page.on("websocket", lambda socket: socket.on("framereceived", lambda frame: frames.append(str(frame))))
+
+    token = sign_in_through_the_page(page, app_server, api)
+    expect(page.get_by_role("button", name="Start conversation")).to_be_visible()
+
+    assert token, "the browser holds the session cookie"
+    seen_by_scripts = page.evaluate(WHAT_PAGE_SCRIPTS_SEE)
+    for place, content in seen_by_scripts.items():
+        assert token not in content, f"the session token is readable from {place}"
+    assert not any(token in frame for frame in frames), "the Reflex state never sends the token to the page"
+    cookie = next(c for c in page.context.cookies() if c["name"] == SESSION_COOKIE)
+    assert cookie["httpOnly"]
+    assert cookie["sameSite"] == "Lax"
+    assert cookie["path"] == "/"
+    assert cookie["domain"] == "127.0.0.1", "host-only: no Domain attribute"
+    hours_left = (cookie["expires"] - time.time()) / 3600
+    assert 11.9 < hours_left <= 12, "the cookie ends with the session (SESSION_ABSOLUTE_HOURS)"
+
+
+class _PrizePage(BaseHTTPRequestHandler):
+    """A page of a site the user has no reason to trust."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "text/html")
+        self.end_headers()
+        self.wfile.write(b"<h1>You won a prize</h1>")
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def foreign_origin() -> Iterator[str]:
+    """A real HTTP server on another port of the app's host: the same site, another origin."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _PrizePage)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+FORGED_POST = """(url) => fetch(url, {method: "POST", credentials: "include",
+                                headers: {"content-type": "text/plain"}, body: "{}"}).catch(() => null)"""
+"""A request a foreign page can send without asking (no preflight); it need not read the answer."""
+
+
+def test_a_page_of_another_origin_on_the_same_site_cannot_use_the_session_cookie(
+    page: Page, app_server: AppServer, api: httpx.Client, foreign_origin: str
+) -> None:
+    sign_in_through_the_page(page, app_server, api)
+    page.goto(f"{foreign_origin}/prize")
+
+    with page.expect_response(lambda response: "/api/create-room" in response.url) as answer_info:
+        page.evaluate(FORGED_POST, f"{app_server.backend_url}/api/create-room")
+
+    answer = answer_info.value
+    assert SESSION_COOKIE in (answer.request.all_headers().get("cookie") or ""), "the browser sent the cookie"
+    assert answer.status == 403
+    assert "outside the app" in answer.json()["detail"]

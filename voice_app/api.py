@@ -18,7 +18,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from voice_app import health
 from voice_app.api_errors import ErrorResponse, FieldError, ValidationErrorResponse, document_errors
 from voice_app.auth import api as auth_api
+from voice_app.auth import browser_api
+from voice_app.auth.browser_session import CookieSessionOriginCheck
 from voice_app.rooms import api as rooms_api
+from voice_app.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +68,13 @@ def create_api() -> FastAPI:
 
     api.include_router(rooms_api.router)
     api.include_router(auth_api.router)
+    api.include_router(browser_api.router)
     api.include_router(health.router)
+    api.add_middleware(
+        CookieSessionOriginCheck,
+        settings=get_settings(),
+        always_checked_prefix=browser_api.BROWSER_AUTH_PREFIX,
+    )
 
     generate_openapi = api.openapi
 

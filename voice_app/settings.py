@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -100,6 +101,19 @@ class Settings(BaseSettings):
     def is_production(self) -> bool:
         """True when running with `ENVIRONMENT=production`."""
         return self.ENVIRONMENT == "production"
+
+    @property
+    def app_origins(self) -> tuple[str, ...]:
+        """The origins (``scheme://host[:port]``) of the app's own pages and backend.
+
+        Browsers on these origins may use the session cookie besides same-origin requests;
+        in development the pages (`DEPLOY_URL`) and the backend (`API_URL`) are on two ports.
+        """
+        origins = []
+        for url in (self.DEPLOY_URL, self.API_URL):
+            parts = urlsplit(url)
+            origins.append(f"{parts.scheme}://{parts.netloc}".lower())
+        return tuple(dict.fromkeys(origins))
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:

@@ -42,7 +42,10 @@ app.add_page(
     on_load=auth_pages.LoginFormState.redirect_if_signed_in,
 )
 app.add_page(
-    auth_pages.logout_page, route=routes.LOGOUT, title="Signed out · voice-app", on_load=AuthState.logout
+    auth_pages.logout_page,
+    route=routes.LOGOUT,
+    title="Signed out · voice-app",
+    on_load=AuthState.begin_sign_out,
 )
 app.add_page(
     talk_pages.talk_page, route=routes.TALK, title="Talk · voice-app", on_load=TalkState.reset_on_load

@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Response, status
+from sqlmodel import Session
 
 from voice_app.api_errors import NOT_SIGNED_IN, error_responses
 from voice_app.auth import service
 from voice_app.auth.deps import BearerToken, ClientAddress, CurrentUser, SessionDep, SettingsDep
-from voice_app.auth.models import LoginResult, UserLogin, UserPublic, UserRegister
+from voice_app.auth.models import LoginResult, User, UserLogin, UserPublic, UserRegister
 from voice_app.auth.throttle import get_login_throttle
 
 router = APIRouter(tags=["accounts"])
 
+EMAIL_TAKEN_MESSAGE = "An account with this email already exists."
 _INVALID_FIELDS = "The body is not valid JSON, or a field breaks its rule; `errors` names each field."
-_LOGIN_ERRORS = error_responses(
+REGISTER_ERRORS = error_responses(
+    {409: "An account with this email (in any letter case) exists.", 422: _INVALID_FIELDS}
+)
+LOGIN_ERRORS = error_responses(
     {
         401: service.INVALID_CREDENTIALS_MESSAGE,
         422: _INVALID_FIELDS,
         429: "Too many failed sign-ins for this email or from this address.",
     }
 )
-_LOGIN_ERRORS[429]["headers"] = {
+LOGIN_ERRORS[429]["headers"] = {
     "Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}
 }
 
@@ -29,20 +34,22 @@ _LOGIN_ERRORS[429]["headers"] = {
     "/api/auth/register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserPublic,
-    responses=error_responses(
-        {409: "An account with this email (in any letter case) exists.", 422: _INVALID_FIELDS}
-    ),
+    responses=REGISTER_ERRORS,
 )
 async def register(body: UserRegister, session: SessionDep) -> UserPublic:
     """Create an account. 409 when the email (any letter case) is taken, 422 names invalid fields."""
+    return UserPublic.model_validate(await register_or_409(body, session=session))
+
+
+async def register_or_409(body: UserRegister, *, session: Session) -> User:
+    """The new account, or the 409 that says the email is taken (shared with the browser's sign-up)."""
     try:
-        user = await service.register_user(session=session, registration=body)
+        return await service.register_user(session=session, registration=body)
     except service.EmailTaken:
-        raise HTTPException(status.HTTP_409_CONFLICT, "An account with this email already exists.") from None
-    return UserPublic.model_validate(user)
+        raise HTTPException(status.HTTP_409_CONFLICT, EMAIL_TAKEN_MESSAGE) from None
 
 
-@router.post("/api/auth/login", response_model=LoginResult, responses=_LOGIN_ERRORS)
+@router.post("/api/auth/login", response_model=LoginResult, responses=LOGIN_ERRORS)
 async def login(
     body: UserLogin, session: SessionDep, settings: SettingsDep, address: ClientAddress
 ) -> LoginResult:
@@ -51,8 +58,23 @@ async def login(
     401 says the same for an unknown email and a wrong password; 429 with ``Retry-After``
     (seconds) after repeated failures for this email or from this address.
     """
+    user = await authenticate_or_401(body, session=session, address=address)
+    issued = service.create_login_session(session=session, user=user, settings=settings)
+    return LoginResult(
+        token=issued.token,
+        expires_at=issued.expires_at,
+        idle_timeout_seconds=int(issued.idle_timeout.total_seconds()),
+        user=UserPublic.model_validate(user),
+    )
+
+
+async def authenticate_or_401(body: UserLogin, *, session: Session, address: str) -> User:
+    """The user these credentials belong to, or the 401/429 that says why not.
+
+    Shared with the browser's sign-in (`voice_app.auth.browser_api`).
+    """
     try:
-        user = await service.authenticate(
+        return await service.authenticate(
             session=session,
             email=body.email,
             password=body.password,
@@ -67,13 +89,6 @@ async def login(
             f"Too many failed sign-ins; try again in {error.retry_after} seconds.",
             headers={"Retry-After": str(error.retry_after)},
         ) from None
-    issued = service.create_login_session(session=session, user=user, settings=settings)
-    return LoginResult(
-        token=issued.token,
-        expires_at=issued.expires_at,
-        idle_timeout_seconds=int(issued.idle_timeout.total_seconds()),
-        user=UserPublic.model_validate(user),
-    )
 
 
 @router.post(

@@ -1,7 +1,10 @@
 """FastAPI dependencies for routes: settings, a database session and the signed-in user.
 
-Routes read ``async def read_me(user: CurrentUser)``. A missing, unknown, expired or revoked
-bearer token is answered with ``401`` JSON and ``WWW-Authenticate: Bearer`` before the route runs.
+Routes read ``async def read_me(user: CurrentUser)``. The user comes from the bearer token (API
+clients) or, without a bearer token, from the browser's session cookie
+(`voice_app.auth.browser_session`, which also keeps other sites from riding it). A missing,
+unknown, expired or revoked session is answered with ``401`` JSON and ``WWW-Authenticate: Bearer``
+before the route runs.
 
 The dependencies are ``async`` so a request never holds a database connection while it waits for
 a worker thread (see docs/decisions/0002-database-on-the-event-loop.md).
@@ -12,10 +15,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from voice_app.auth import service
+from voice_app.auth.browser_session import session_cookie_name
 from voice_app.auth.models import SignedInUser
 from voice_app.db import get_db_session
 from voice_app.settings import Settings, get_settings
@@ -33,6 +37,13 @@ SettingsDep = Annotated[Settings, Depends(current_settings)]
 _bearer = HTTPBearer(auto_error=False, description="The token from `POST /api/auth/login`.")
 BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
+_session_cookie = APIKeyCookie(
+    name=session_cookie_name(get_settings()),
+    auto_error=False,
+    description="The browser's session, set HttpOnly by `POST /api/auth/browser/login`.",
+)
+SessionCookie = Annotated[str | None, Depends(_session_cookie)]
+
 
 async def get_bearer_token(credentials: BearerCredentials) -> str:
     """The token from ``Authorization: Bearer <token>``, or 401 when there is none."""
@@ -48,11 +59,17 @@ async def get_bearer_token(credentials: BearerCredentials) -> str:
 BearerToken = Annotated[str, Depends(get_bearer_token)]
 
 
-async def get_current_user(session: SessionDep, token: BearerToken, settings: SettingsDep) -> SignedInUser:
-    """The user whose live session token the request carries (refreshes the idle timer).
+async def get_current_user(
+    session: SessionDep, credentials: BearerCredentials, cookie_token: SessionCookie, settings: SettingsDep
+) -> SignedInUser:
+    """The user whose live session the request carries (refreshes the idle timer).
+
+    The session is the bearer token's, else the session cookie's; a bearer token that is refused
+    never falls back to the cookie.
 
     It shares the request's session, so a route that reads the database too uses one connection.
     """
+    token = cookie_token if credentials is None and cookie_token else await get_bearer_token(credentials)
     try:
         return service.resolve_session(session=session, token=token, settings=settings)
     except service.SessionInvalid:

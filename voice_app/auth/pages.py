@@ -1,7 +1,9 @@
 """Sign-up, login and logout pages, and the small states behind their forms.
 
-The forms call the same service functions as the REST API and validate with the same models,
-so a browser user and an API client get the same rules and the same words.
+The forms post to the browser session routes (`voice_app.auth.browser_api`), which set the
+session cookie; those call the same service functions as the REST API and validate with the same
+models, so a browser user and an API client get the same rules and the same words. The states
+here only turn a refusal into words next to the right field.
 """
 
 from __future__ import annotations
@@ -10,27 +12,37 @@ from typing import Any
 from urllib.parse import quote
 
 import reflex as rx
-from pydantic import ValidationError
 from reflex.event import EventSpec
-from sqlmodel import Session
 
 from voice_app import routes
 from voice_app.auth import service
-from voice_app.auth.models import UserLogin, UserRegister
+from voice_app.auth.session_requests import (
+    BROWSER_LOGIN_PATH,
+    BROWSER_REGISTER_PATH,
+    session_form,
+    sign_out,
+)
 from voice_app.auth.state import AuthState, safe_next_path
-from voice_app.auth.throttle import get_login_throttle
 from voice_app.auth.validation import PASSWORD_MIN_CHARS
-from voice_app.db import get_engine
-from voice_app.settings import get_settings
+
+SERVER_UNREACHABLE_MESSAGE = "The server could not be reached. Check your connection and try again."
+EMAIL_TAKEN_MESSAGE = "An account with this email already exists. Sign in instead."
 
 
-def _field_errors(error: ValidationError) -> dict[str, str]:
-    """The first message for each field, keyed by field name."""
+def _field_errors(refusal: dict[str, Any]) -> dict[str, str]:
+    """The first message for each field of a 422 refusal, keyed by field name."""
     messages: dict[str, str] = {}
-    for item in error.errors():
-        field = str(item["loc"][0]) if item["loc"] else ""
-        messages.setdefault(field, item["msg"])
+    for item in refusal.get("errors") or []:
+        if isinstance(item, dict):
+            messages.setdefault(str(item.get("field", "")), str(item.get("message", "")))
     return messages
+
+
+def _refusal_sentence(refusal: dict[str, Any]) -> str:
+    """What went wrong, in one sentence: the API's own, or that the server was not reached."""
+    if not refusal.get("status"):
+        return SERVER_UNREACHABLE_MESSAGE
+    return str(refusal.get("detail") or "Something went wrong. Try again.")
 
 
 class _AuthFormState(AuthState):
@@ -59,69 +71,36 @@ class _AuthFormState(AuthState):
 class LoginFormState(_AuthFormState):
     """The login form: one error sentence, never saying whether the email exists."""
 
-    error: str = ""
+    error: rx.Field[str] = rx.field("")
 
     @rx.event
-    async def submit(self, form_data: dict[str, Any]) -> EventSpec | None:
-        """Check the credentials, start a session, and go where the visitor was going."""
-        self.error = ""
-        try:
-            credentials = UserLogin.model_validate(
-                {"email": form_data.get("email", ""), "password": form_data.get("password", "")}
-            )
-        except ValidationError as error:
-            self.error = next(iter(_field_errors(error).values()))
-            return None
-        with Session(get_engine()) as session:
-            try:
-                user = await service.authenticate(
-                    session=session,
-                    email=credentials.email,
-                    password=credentials.password,
-                    client_address=self.router.session.client_ip,
-                    throttle=get_login_throttle(),
-                )
-            except service.InvalidCredentials:
-                self.error = service.INVALID_CREDENTIALS_MESSAGE
-                return rx.set_value("password", "")
-            except service.TooManyAttempts as error:
-                self.error = f"Too many failed sign-ins. Try again in {error.retry_after} seconds."
-                return None
-            issued = service.create_login_session(session=session, user=user, settings=get_settings())
-        self.auth_token = issued.token
-        return rx.redirect(self.next_path, replace=True)
+    def show_refusal(self, refusal: dict[str, Any]) -> EventSpec | None:
+        """Say why the sign-in was refused; after wrong credentials, empty the password."""
+        field_errors = _field_errors(refusal)
+        self.error = next(iter(field_errors.values())) if field_errors else _refusal_sentence(refusal)
+        return rx.set_value("password", "") if refusal.get("status") == 401 else None
 
 
 class SignupFormState(_AuthFormState):
-    """The sign-up form, with one error per field."""
+    """The sign-up form, with one error per field (and one for the form as a whole)."""
 
     email_error: rx.Field[str] = rx.field("")
     display_name_error: rx.Field[str] = rx.field("")
     password_error: rx.Field[str] = rx.field("")
+    error: rx.Field[str] = rx.field("")
 
     @rx.event
-    async def submit(self, form_data: dict[str, Any]) -> EventSpec | None:
-        """Create the account, sign the new user in, and go where they were going."""
-        self.email_error = self.display_name_error = self.password_error = ""
-        try:
-            registration = UserRegister.model_validate(
-                {name: form_data.get(name, "") for name in ("email", "display_name", "password")}
-            )
-        except ValidationError as error:
-            errors = _field_errors(error)
-            self.email_error = errors.get("email", "")
-            self.display_name_error = errors.get("display_name", "")
-            self.password_error = errors.get("password", "")
-            return None
-        with Session(get_engine()) as session:
-            try:
-                user = await service.register_user(session=session, registration=registration)
-            except service.EmailTaken:
-                self.email_error = "An account with this email already exists. Sign in instead."
-                return None
-            issued = service.create_login_session(session=session, user=user, settings=get_settings())
-        self.auth_token = issued.token
-        return rx.redirect(self.next_path, replace=True)
+    def show_refusal(self, refusal: dict[str, Any]) -> None:
+        """Put each reason the account was not created next to its field."""
+        field_errors = _field_errors(refusal)
+        self.email_error = field_errors.pop("email", "")
+        self.display_name_error = field_errors.pop("display_name", "")
+        self.password_error = field_errors.pop("password", "")
+        self.error = ""
+        if refusal.get("status") == 409:
+            self.email_error = EMAIL_TAKEN_MESSAGE
+        elif refusal.get("status") != 422 or field_errors:
+            self.error = next(iter(field_errors.values()), "") or _refusal_sentence(refusal)
 
 
 def _field(label: str, name: str, error: rx.Var[str] | None = None, **input_props: Any) -> rx.Component:
@@ -136,6 +115,15 @@ def _field(label: str, name: str, error: rx.Var[str] | None = None, **input_prop
     return rx.vstack(*children, spacing="1", width="100%")
 
 
+def _form_error(error: rx.Var[str], element_id: str) -> rx.Component:
+    return rx.cond(
+        error != "",
+        rx.callout(
+            error, id=element_id, icon="triangle_alert", color_scheme="red", role="alert", width="100%"
+        ),
+    )
+
+
 def _auth_card(*children: rx.Component) -> rx.Component:
     return rx.center(
         rx.card(rx.vstack(*children, spacing="4", width="100%"), size="3", width="100%", max_width="26em"),
@@ -148,7 +136,7 @@ def login_page() -> rx.Component:
     """Sign in with email and password."""
     return _auth_card(
         rx.heading("Sign in", size="6"),
-        rx.form(
+        session_form(
             rx.vstack(
                 _field(
                     "Email",
@@ -159,23 +147,14 @@ def login_page() -> rx.Component:
                     auto_focus=True,
                 ),
                 _field("Password", "password", type="password", auto_complete="current-password"),
-                rx.cond(
-                    LoginFormState.error != "",
-                    rx.callout(
-                        LoginFormState.error,
-                        id="login-error",
-                        icon="triangle_alert",
-                        color_scheme="red",
-                        role="alert",
-                        width="100%",
-                    ),
-                ),
+                _form_error(LoginFormState.error, "login-error"),
                 rx.button("Sign in", type="submit", size="3", width="100%"),
                 spacing="4",
                 width="100%",
             ),
-            on_submit=LoginFormState.submit,
-            reset_on_submit=False,
+            action=BROWSER_LOGIN_PATH,
+            next_path=LoginFormState.next_path,
+            on_refused=LoginFormState.show_refusal,
             width="100%",
         ),
         rx.text(
@@ -190,7 +169,7 @@ def signup_page() -> rx.Component:
     """Create an account."""
     return _auth_card(
         rx.heading("Create an account", size="6"),
-        rx.form(
+        session_form(
             rx.vstack(
                 _field(
                     "Your name",
@@ -220,12 +199,14 @@ def signup_page() -> rx.Component:
                     size="1",
                     color_scheme="gray",
                 ),
+                _form_error(SignupFormState.error, "signup-error"),
                 rx.button("Create account", type="submit", size="3", width="100%"),
                 spacing="4",
                 width="100%",
             ),
-            on_submit=SignupFormState.submit,
-            reset_on_submit=False,
+            action=BROWSER_REGISTER_PATH,
+            next_path=SignupFormState.next_path,
+            on_refused=SignupFormState.show_refusal,
             width="100%",
         ),
         rx.text(
@@ -237,9 +218,26 @@ def signup_page() -> rx.Component:
 
 
 def logout_page() -> rx.Component:
-    """Shown after signing out (the page's on_load does the signing out)."""
+    """Signs this browser out (the request is sent when the page is shown) and says so."""
     return _auth_card(
-        rx.heading("You are signed out", size="6"),
-        rx.text("Your session has ended on the server; other open tabs are signed out too."),
+        sign_out(on_done=AuthState.signed_out),
+        rx.match(
+            AuthState.sign_out,
+            (
+                "done",
+                rx.fragment(
+                    rx.heading("You are signed out", size="6"),
+                    rx.text("Your session has ended on the server; other open tabs are signed out too."),
+                ),
+            ),
+            (
+                "failed",
+                rx.fragment(
+                    rx.heading("Signing out did not reach the server", size="6"),
+                    rx.text(SERVER_UNREACHABLE_MESSAGE + " Open this page again to sign out."),
+                ),
+            ),
+            rx.hstack(rx.spinner(), rx.text("Signing you out…"), align="center"),
+        ),
         rx.link(rx.button("Sign in again", size="3", width="100%"), href=routes.LOGIN),
     )

@@ -1,9 +1,16 @@
 """`AuthState`: who is signed in, for every page and every state that acts for a user.
 
-The session token lives in the browser's localStorage (so a reload keeps the user signed in,
-and ``sync=True`` carries a sign-out to the other tabs). The server decides whether it is
-still valid: :meth:`AuthState._signed_in_user` resolves it through the same service the API
-uses, so a token revoked or expired on the server is refused at the next action in any tab.
+The session token is in an ``HttpOnly`` cookie that only the backend sets and clears
+(`voice_app.auth.browser_session`); no script on the page can read it, and this state never
+holds it in a var (Reflex does not send the request's cookies to the page). The state reads the
+token from the WebSocket handshake that carried the cookie, and only when that handshake came
+from the app's own origin. The server decides whether it is still valid:
+:meth:`AuthState._signed_in_user` resolves it through the same service the API uses, so a token
+revoked or expired on the server is refused at the next action in any tab.
+
+Signing out is said to the other tabs through a ``localStorage`` value that holds no secret
+(``sync=True``): when it changes, each tab re-checks its session with the server and, now
+refused, goes to the login page.
 
 States that act for a user inherit from ``AuthState`` (or ``await self.get_state(AuthState)``)
 and start their handlers with ``user = self._signed_in_user()``; on ``SessionInvalid`` return
@@ -12,6 +19,8 @@ and start their handlers with ``user = self._signed_in_user()``; on ``SessionInv
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote
 
 import reflex as rx
@@ -20,11 +29,13 @@ from sqlmodel import Session
 
 from voice_app import routes
 from voice_app.auth import service
+from voice_app.auth.browser_session import origin_is_the_apps, session_token_from_cookies
 from voice_app.auth.models import SignedInUser
 from voice_app.db import get_engine
 from voice_app.settings import get_settings
 
-TOKEN_STORAGE_KEY = "voice_app_session"  # noqa: S105 - the localStorage key, not a secret
+SIGNED_OUT_SIGNAL_KEY = "voice_app_signed_out"
+"""The ``localStorage`` key whose change tells every tab that this browser signed out."""
 
 
 def safe_next_path(candidate: str) -> str:
@@ -53,21 +64,33 @@ def login_url(next_path: str) -> str:
 class AuthState(rx.State):
     """The signed-in user (if any) and sign-out; the base of every state that acts for a user."""
 
-    auth_token: str = rx.LocalStorage(name=TOKEN_STORAGE_KEY, sync=True)
+    signed_out_at: str = rx.LocalStorage(name=SIGNED_OUT_SIGNAL_KEY, sync=True)
+    """When this browser last signed out (any tab); no secret, only a signal to the other tabs."""
+    sign_out: rx.Field[str] = rx.field("pending")
+    """The logout page's request: ``pending``, ``done``, or ``failed`` (the server was not reached)."""
+
+    def _session_token(self) -> str:
+        """The session cookie of this tab's WebSocket handshake, if it came from the app's origin."""
+        headers = self.router.headers
+        settings = get_settings()
+        if not origin_is_the_apps(origin=headers.origin, host=headers.host, settings=settings):
+            return ""
+        return session_token_from_cookies(headers.cookie, settings=settings)
 
     @rx.var
     def authenticated_user(self) -> dict[str, str]:
         """``id``, ``email`` and ``display_name`` of the signed-in user, or empty when signed out.
 
-        Cached per token: it is recomputed when the token changes, and :meth:`check_login`
-        clears the token when the server no longer accepts it.
+        Recomputed when the connection (and so its cookie) changes, and when a tab signs out.
         """
-        if not self.auth_token:
+        _ = self.signed_out_at  # a dependency: a sign-out in another tab recomputes this var
+        token = self._session_token()
+        if not token:
             return {}
         with Session(get_engine()) as session:
             try:
                 user = service.resolve_session(
-                    session=session, token=self.auth_token, settings=get_settings(), touch=False
+                    session=session, token=token, settings=get_settings(), touch=False
                 )
             except service.SessionInvalid:
                 return {}
@@ -81,17 +104,12 @@ class AuthState(rx.State):
     def _signed_in_user(self) -> SignedInUser:
         """The user of this browser's live session (refreshes its idle timer).
 
-        Raises ``service.SessionInvalid`` and forgets the token when the server refuses it.
+        Raises ``service.SessionInvalid`` when there is no session or the server refuses it.
         """
         with Session(get_engine()) as session:
-            try:
-                user = service.resolve_session(
-                    session=session, token=self.auth_token, settings=get_settings()
-                )
-            except service.SessionInvalid:
-                self.auth_token = ""
-                raise
-            return user
+            return service.resolve_session(
+                session=session, token=self._session_token(), settings=get_settings()
+            )
 
     def _here(self) -> str:
         url = self.router.url
@@ -101,7 +119,7 @@ class AuthState(rx.State):
     def check_login(self) -> EventCallback | EventSpec | None:
         """Send a visitor without a live session to the login page, and back here afterwards."""
         if not self.is_hydrated:
-            return AuthState.check_login()  # the token is known only once the page has hydrated
+            return AuthState.check_login()  # the page's router data arrives with hydration
         try:
             self._signed_in_user()
         except service.SessionInvalid:
@@ -109,9 +127,12 @@ class AuthState(rx.State):
         return None
 
     @rx.event
-    def logout(self) -> None:
-        """Sign this browser's session out on the server and forget the token in every tab."""
-        if self.auth_token:
-            with Session(get_engine()) as session:
-                service.revoke_session(session=session, token=self.auth_token)
-        self.auth_token = ""
+    def begin_sign_out(self) -> None:
+        """The logout page is shown: its sign-out request is on its way."""
+        self.sign_out = "pending"
+
+    @rx.event
+    def signed_out(self, result: dict[str, Any]) -> None:
+        """The sign-out request ended (``result["ok"]``); tell the other tabs to re-check."""
+        self.sign_out = "done" if result.get("ok") else "failed"
+        self.signed_out_at = datetime.now(UTC).isoformat()
