@@ -8,7 +8,7 @@ here only turn a refusal into words next to the right field.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import reflex as rx
@@ -221,23 +221,27 @@ def logout_page() -> rx.Component:
     """Signs this browser out (the request is sent when the page is shown) and says so."""
     return _auth_card(
         sign_out(on_done=AuthState.signed_out),
-        rx.match(
-            AuthState.sign_out,
-            (
-                "done",
-                rx.fragment(
-                    rx.heading("You are signed out", size="6"),
-                    rx.text("Your session has ended on the server; other open tabs are signed out too."),
+        # rx.match of components gives a component; its type says "or a Var" for value matches
+        cast(
+            rx.Component,
+            rx.match(
+                AuthState.sign_out,
+                (
+                    "done",
+                    rx.fragment(
+                        rx.heading("You are signed out", size="6"),
+                        rx.text("Your session has ended on the server; other open tabs are signed out too."),
+                    ),
                 ),
-            ),
-            (
-                "failed",
-                rx.fragment(
-                    rx.heading("Signing out did not reach the server", size="6"),
-                    rx.text(SERVER_UNREACHABLE_MESSAGE + " Open this page again to sign out."),
+                (
+                    "failed",
+                    rx.fragment(
+                        rx.heading("Signing out did not reach the server", size="6"),
+                        rx.text(SERVER_UNREACHABLE_MESSAGE + " Open this page again to sign out."),
+                    ),
                 ),
+                rx.hstack(rx.spinner(), rx.text("Signing you out…"), align="center"),
             ),
-            rx.hstack(rx.spinner(), rx.text("Signing you out…"), align="center"),
         ),
         rx.link(rx.button("Sign in again", size="3", width="100%"), href=routes.LOGIN),
     )
