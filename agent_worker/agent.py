@@ -51,9 +51,13 @@ class VoiceAssistant(Agent):
     """The assistant the user talks to: short spoken answers, greets the user by name."""
 
     def __init__(
-        self, *, greeting: str, greeting_audio: asyncio.Future[list[rtc.AudioFrame] | None] | None = None
+        self,
+        *,
+        greeting: str,
+        greeting_audio: asyncio.Future[list[rtc.AudioFrame] | None] | None = None,
+        tools: list[llm.FunctionTool] | None = None,
     ) -> None:
-        super().__init__(instructions=prompts.INSTRUCTIONS)
+        super().__init__(instructions=prompts.INSTRUCTIONS, tools=list(tools or []))
         self._greeting = greeting
         self._greeting_audio = greeting_audio
 

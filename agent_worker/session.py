@@ -37,6 +37,8 @@ from agent_worker.agent import DispatchMetadata, VoiceAssistant
 from agent_worker.latency import LatencyReporter
 from agent_worker.providers import STAGES, Pipeline, ProcessModels, build_pipeline, load_process_models
 from agent_worker.settings import WorkerSettings, get_worker_settings
+from agent_worker.tools import ToolContext, offered_tools
+from agent_worker.tools.reporting import ToolReporter
 from agent_worker.transcripts import TranscriptStore, engine_for
 
 logger = logging.getLogger(__name__)
@@ -86,8 +88,11 @@ async def entrypoint(ctx: JobContext) -> None:
     models: ProcessModels = ctx.proc.userdata["models"]
     pipeline = build_pipeline(settings, models, conversation=ctx.job.room.name or ctx.job.id)
     metadata = DispatchMetadata.parse(ctx.job.metadata)
+    tool_context = ToolContext(job_id=ctx.job.id)
+    tools = offered_tools(pipeline.providers["llm"], local_llm_tools=settings.LOCAL_LLM_TOOLS)
 
     session = AgentSession(
+        userdata=tool_context,
         vad=models.vad,
         stt=pipeline.stt,
         llm=pipeline.llm,
@@ -102,12 +107,13 @@ async def entrypoint(ctx: JobContext) -> None:
     greeting = prompts.greeting(metadata.display_name)
 
     if ctx.is_fake_job():  # `console` mode: no room, no user record
-        await session.start(agent=VoiceAssistant(greeting=greeting), room=ctx.room, room_options=room_options)
+        agent = VoiceAssistant(greeting=greeting, tools=tools)
+        await session.start(agent=agent, room=ctx.room, room_options=room_options)
         return
 
     # the greeting's words are known now: its audio is made while the room connects
     greeting_audio = asyncio.create_task(speak_ahead(pipeline.tts, greeting))
-    agent = VoiceAssistant(greeting=greeting, greeting_audio=greeting_audio)
+    agent = VoiceAssistant(greeting=greeting, greeting_audio=greeting_audio, tools=tools)
     await ctx.connect()
     # The talk page reads this to say plainly when the tiny offline LLM is the one answering.
     await ctx.room.local_participant.set_attributes({LLM_PROVIDER_ATTRIBUTE: pipeline.providers["llm"]})
@@ -120,6 +126,10 @@ async def entrypoint(ctx: JobContext) -> None:
     store = _open_transcripts(settings, ctx, participant, metadata)
     observer = ConversationObserver(ctx, session, pipeline, store)
     observer.watch()
+    tool_context.participant = participant
+    tool_context.user_id = store.user_id if store else None
+    tool_context.engine = engine_for(settings.DATABASE_URL)
+    ToolReporter(ctx.room, store, tools, observer.spawn).watch(session)
     logger.info("conversation started", extra={"pipeline": pipeline.name})
     await session.start(agent=agent, room=ctx.room, room_options=room_options)
     if pipeline.providers["llm"] == "local":

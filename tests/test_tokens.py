@@ -57,7 +57,12 @@ def sdk_claims(user: SignedInUser, room_name: str, settings: Settings) -> dict:
         .with_ttl(timedelta(seconds=settings.TOKEN_TTL_SECONDS))
         .with_grants(
             api.VideoGrants(
-                room_join=True, room=room_name, can_publish=True, can_subscribe=True, can_publish_data=True
+                room_join=True,
+                room=room_name,
+                can_publish=True,
+                can_subscribe=True,
+                can_publish_data=True,
+                can_update_own_metadata=True,
             )
         )
         .with_room_config(expected_room_configuration(user, settings))

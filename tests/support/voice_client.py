@@ -23,6 +23,8 @@ from tests.factories import SignedInUser
 TRANSCRIPTION_TOPIC = "lk.transcription"
 CHAT_TOPIC = "lk.chat"
 LATENCY_TOPIC = "voice-app.latency"
+TOOL_TOPIC = "voice-app.tool"
+TIME_ZONE_ATTRIBUTE = "voice-app.time_zone"
 AGENT_STATE_ATTRIBUTE = "lk.agent.state"
 MIC_SAMPLE_RATE = 48_000
 MIC_FRAME_MS = 10
@@ -62,6 +64,8 @@ class VoiceClient:
     transcripts: list[Transcript] = field(default_factory=list)
     chat_from_agent: list[Transcript] = field(default_factory=list)
     latency_reports: list[dict] = field(default_factory=list)
+    tool_reports: list[dict] = field(default_factory=list)
+    """The agent's tool calls as the page receives them: ``{"id", "name", "status", "text"}``."""
     agent_states: list[tuple[float, str]] = field(default_factory=list)
     agent_frames: list[AgentFrame] = field(default_factory=list)
     agent_joined_at: float | None = None
@@ -109,6 +113,10 @@ class VoiceClient:
         """Type ``text`` into the chat; returns when it was sent (``time.monotonic()``)."""
         await self.room.local_participant.send_text(text, topic=CHAT_TOPIC)
         return time.monotonic()
+
+    async def set_time_zone(self, time_zone: str) -> None:
+        """Tell the agent the user's time zone, as the talk page does with the browser's."""
+        await self.room.local_participant.set_attributes({TIME_ZONE_ATTRIBUTE: time_zone})
 
     async def speak(self, frame: rtc.AudioFrame) -> float:
         """Say a recording into the microphone in real time; returns when the speech ended."""
@@ -211,6 +219,8 @@ class VoiceClient:
     def _on_data(self, packet: rtc.DataPacket) -> None:
         if packet.topic == LATENCY_TOPIC:
             self.latency_reports.append(json.loads(packet.data))
+        elif packet.topic == TOOL_TOPIC:
+            self.tool_reports.append(json.loads(packet.data))
 
     def _on_track(
         self, track: rtc.Track, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant

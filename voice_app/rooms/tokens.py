@@ -88,6 +88,8 @@ def participant_claims(*, user: SignedInUser, room_name: str, settings: Settings
             "canPublish": True,
             "canSubscribe": True,
             "canPublishData": True,
+            # the talk page sets the browser's time zone as a participant attribute (agent tools)
+            "canUpdateOwnMetadata": True,
         },
         "roomConfig": room_configuration_claim(user=user, settings=settings),
         "sub": participant_identity(user),
