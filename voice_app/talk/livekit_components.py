@@ -12,7 +12,9 @@ From ``livekit_session.jsx`` (hooks that must run inside the room context):
   ``server_url`` with ``token`` (both from a Python event handler; no secret reaches the
   browser), turns the microphone on with LiveKit's pre-connect buffer, fails the agent after
   ``agent_timeout_ms`` if it has not joined, and sends ``outgoing_chat`` on ``lk.chat`` each
-  time its ``id`` changes. Setting ``connect`` to false leaves the room. Give it a ``key``
+  time its ``id`` changes. Once connected it sets the participant attribute
+  ``time_zone_attribute`` to the browser's IANA time zone (the agent's clock tool reads it).
+  Setting ``connect`` to false leaves the room. Give it a ``key``
   per conversation: one mounted instance is one LiveKit room. Events, each with one argument:
 
   - ``on_state_change({"stage", "agent_state"})``: ``stage`` is ``connecting``, ``waiting``
@@ -27,6 +29,8 @@ From ``livekit_session.jsx`` (hooks that must run inside the room context):
     ``agent_left``, ``chat_failed``; ``detail`` is the library's message, for logs only.
   - ``on_latency(message)``: each per-turn latency message the agent worker publishes on
     ``latency_topic`` (format: ``agent_worker/latency.py``).
+  - ``on_tool({"id", "name", "status", "text"})``: each report of a tool call the agent
+    publishes on ``tool_topic`` (format: ``agent_worker/tools/reporting.py``).
   - ``on_disconnected({"reason", "requested"})``: the room was left after having connected;
     ``reason`` is the name of LiveKit's ``DisconnectReason``, ``requested`` is true when
     ``connect`` went false first (the user pressed End).
@@ -60,6 +64,10 @@ LIVEKIT_CLIENT = "livekit-client@2.23.0"
 
 LATENCY_TOPIC = "voice-app.latency"
 """The data topic the agent worker publishes per-turn latency on (``agent_worker/latency.py``)."""
+TOOL_TOPIC = "voice-app.tool"
+"""The data topic the agent worker reports tool calls on (``agent_worker/tools/reporting.py``)."""
+TIME_ZONE_ATTRIBUTE = "voice-app.time_zone"
+"""The participant attribute the agent's tools read the user's time zone from (``agent_worker/tools/base.py``)."""
 
 TrackSource = Literal["microphone", "camera", "screen_share"]
 
@@ -128,11 +136,14 @@ class AgentSession(_SessionJsx):
     agent_timeout_ms: rx.Var[int]
     outgoing_chat: rx.Var[dict[str, Any]]
     latency_topic: rx.Var[str]
+    tool_topic: rx.Var[str]
+    time_zone_attribute: rx.Var[str]
 
     on_state_change: rx.EventHandler[passthrough_event_spec(dict[str, Any])]
     on_transcript: rx.EventHandler[passthrough_event_spec(list[dict[str, Any]])]
     on_error: rx.EventHandler[passthrough_event_spec(dict[str, Any])]
     on_latency: rx.EventHandler[passthrough_event_spec(dict[str, Any])]
+    on_tool: rx.EventHandler[passthrough_event_spec(dict[str, Any])]
     on_disconnected: rx.EventHandler[passthrough_event_spec(dict[str, Any])]
 
 
@@ -165,6 +176,8 @@ class DeviceSelect(_SessionJsx):
 def agent_session(*children: rx.Component, **props: Any) -> rx.Component:
     """The session provider; children can use the other components of this module."""
     props.setdefault("latency_topic", LATENCY_TOPIC)
+    props.setdefault("tool_topic", TOOL_TOPIC)
+    props.setdefault("time_zone_attribute", TIME_ZONE_ATTRIBUTE)
     return AgentSession.create(*children, **props)
 
 

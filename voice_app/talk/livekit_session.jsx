@@ -100,7 +100,7 @@ function stageOf(connectionState, agentState) {
  * Connects while `connect` is true, reports what happens, and sends `outgoingChat` when its
  * `id` changes. Rendered by `AgentSession` inside the provider.
  */
-function SessionBridge({ serverUrl, token, connect, outgoingChat, latencyTopic, handlers }) {
+function SessionBridge({ serverUrl, token, connect, outgoingChat, latencyTopic, toolTopic, timeZoneAttribute, handlers }) {
   const session = useSessionContext();
   const { room } = session;
   const agent = useAgent();
@@ -138,6 +138,11 @@ function SessionBridge({ serverUrl, token, connect, outgoingChat, latencyTopic, 
         if (kind !== "cancelled") report(kind, error);
         return;
       }
+      if (timeZoneAttribute) {
+        // The agent's date-and-time tool answers in the browser's zone.
+        const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+        room.localParticipant.setAttributes({ [timeZoneAttribute]: timeZone }).catch(() => {});
+      }
       try {
         // The pre-connect buffer records what the user says before the agent has joined.
         await room.localParticipant.setMicrophoneEnabled(true, undefined, { preConnectBuffer: true });
@@ -149,7 +154,7 @@ function SessionBridge({ serverUrl, token, connect, outgoingChat, latencyTopic, 
       cancelled = true;
       clearTimeout(timer);
     };
-  }, [connect, room, serverUrl, token, handlers]);
+  }, [connect, room, serverUrl, token, timeZoneAttribute, handlers]);
 
   const stage = stageOf(session.connectionState, agent.state);
   const llmProvider = agent.attributes?.["voice-app.llm"] ?? "";
@@ -177,11 +182,13 @@ function SessionBridge({ serverUrl, token, connect, outgoingChat, latencyTopic, 
       });
     };
     const onData = (payload, _participant, _kind, topic) => {
-      if (topic !== latencyTopic) return;
+      const handler =
+        topic === latencyTopic ? handlers.current.onLatency : topic === toolTopic ? handlers.current.onTool : null;
+      if (!handler) return;
       try {
-        handlers.current.onLatency?.(JSON.parse(new TextDecoder().decode(payload)));
+        handler(JSON.parse(new TextDecoder().decode(payload)));
       } catch {
-        // A malformed latency message is not worth interrupting the conversation for.
+        // A malformed latency or tool message is not worth interrupting the conversation for.
       }
     };
     room.on(RoomEvent.Disconnected, onDisconnected);
@@ -190,7 +197,7 @@ function SessionBridge({ serverUrl, token, connect, outgoingChat, latencyTopic, 
       room.off(RoomEvent.Disconnected, onDisconnected);
       room.off(RoomEvent.DataReceived, onData);
     };
-  }, [room, latencyTopic, handlers]);
+  }, [room, latencyTopic, toolTopic, handlers]);
 
   // Transcript lines are keyed by segment: LiveKit sends each update of a spoken segment as a
   // new text stream with the same `lk.segment_id`. Only lines that changed are reported.
@@ -247,10 +254,13 @@ export function AgentSession({
   agentTimeoutMs = 20000,
   outgoingChat,
   latencyTopic = "voice-app.latency",
+  toolTopic = "voice-app.tool",
+  timeZoneAttribute = "voice-app.time_zone",
   onStateChange,
   onTranscript,
   onError,
   onLatency,
+  onTool,
   onDisconnected,
   children,
 }) {
@@ -259,7 +269,7 @@ export function AgentSession({
     [serverUrl, token],
   );
   const session = useSession(tokenSource, { agentConnectTimeoutMilliseconds: agentTimeoutMs });
-  const handlers = useLatest({ onStateChange, onTranscript, onError, onLatency, onDisconnected });
+  const handlers = useLatest({ onStateChange, onTranscript, onError, onLatency, onTool, onDisconnected });
   return (
     <SessionProvider session={session}>
       <SessionBridge
@@ -268,6 +278,8 @@ export function AgentSession({
         connect={connect}
         outgoingChat={outgoingChat}
         latencyTopic={latencyTopic}
+        toolTopic={toolTopic}
+        timeZoneAttribute={timeZoneAttribute}
         handlers={handlers}
       />
       {children}

@@ -153,7 +153,9 @@ def _offline_model_notice() -> rx.Component:
             rx.callout.icon(rx.icon("info")),
             rx.callout.text(
                 "You are talking to the small offline model (SmolLM2-135M on this computer's CPU): "
-                "it proves the pipeline, but its answers are short and often wrong. For a real model, "
+                "it proves the pipeline, but its answers are short and often wrong, and it is not given "
+                "the agent's tools (the date and time, your past conversations), which it cannot call "
+                "reliably. For a real model, "
                 "set OPENAI_API_KEY, or LLM_BASE_URL and LLM_MODEL for Ollama or vLLM, in the agent "
                 "worker's environment and restart it."
             ),
@@ -229,6 +231,7 @@ def _media() -> rx.Component:
         on_transcript=TalkState.transcript_changed,
         on_error=TalkState.session_failed,
         on_latency=TalkState.latency_received,
+        on_tool=TalkState.tool_reported,
         on_disconnected=TalkState.session_disconnected,
     )
 
@@ -298,7 +301,8 @@ def _caption(line: CaptionLine) -> rx.Component:
     is_user = line.role == "user"
     return rx.box(
         rx.flex(
-            rx.text(rx.cond(is_user, "You", "Agent"), weight="bold", size="1"),
+            rx.text(rx.match(line.role, ("user", "You"), ("tool", "Tool"), "Agent"), weight="bold", size="1"),
+            rx.cond((line.role == "tool") & ~line.final, rx.spinner(size="1")),
             rx.cond(line.source == "typed", rx.badge("typed", size="1", variant="outline")),
             spacing="2",
             align="center",
@@ -314,7 +318,9 @@ def _caption(line: CaptionLine) -> rx.Component:
         max_width="85%",
         padding="0.5em 0.75em",
         border_radius="var(--radius-3)",
-        background=rx.cond(is_user, rx.color("accent", 3), rx.color("gray", 3)),
+        background=rx.match(
+            line.role, ("user", rx.color("accent", 3)), ("tool", rx.color("amber", 3)), rx.color("gray", 3)
+        ),
     )
 
 

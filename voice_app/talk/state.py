@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,7 @@ AGENT_BUSY_CHECK_SECONDS = 4
 """How long the page waits, connected without an agent, before asking whether a worker took the job."""
 
 CHAT_MESSAGE_MAX_CHARS = 2000
+TOOL_TEXT_MAX_CHARS = 600
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,11 @@ _SERVER_CLOSED_REASONS = {"ROOM_DELETED", "ROOM_CLOSED", "PARTICIPANT_REMOVED", 
 
 @dataclass
 class CaptionLine:
-    """One line of the live transcript: a spoken segment or a typed chat message."""
+    """One line of the live transcript: a spoken segment, a typed chat message, or a tool call.
+
+    A tool call (``role`` ``tool``) has a ``call`` line (not ``final`` while it runs) and then a
+    ``result`` line.
+    """
 
     id: str
     role: str
@@ -377,16 +382,37 @@ class TalkState(AuthState):
     @rx.event
     def transcript_changed(self, changed: list[dict[str, Any]]) -> None:
         """Add new caption lines and update changed ones in place (a segment grows as it is spoken)."""
-        position = {line.id: index for index, line in enumerate(self.lines)}
-        lines = list(self.lines)
-        for item in changed:
-            line = CaptionLine(
+        self._put_lines(
+            CaptionLine(
                 id=str(item.get("id", "")),
                 role="user" if item.get("role") == "user" else "agent",
                 source="typed" if item.get("source") == "typed" else "spoken",
                 text=str(item.get("text", "")),
                 final=bool(item.get("final", False)),
             )
+            for item in changed
+        )
+
+    @rx.event
+    def tool_reported(self, report: dict[str, Any]) -> None:
+        """A tool call of the agent: shown while it runs ("Looking through…"), then its result."""
+        call_id = f"tool-{report.get('id', '')}"
+        text = str(report.get("text", ""))[:TOOL_TEXT_MAX_CHARS]
+        if report.get("status") == "running":
+            self._put_lines([CaptionLine(id=call_id, role="tool", source="call", text=text, final=False)])
+            return
+        call = next((line for line in self.lines if line.id == call_id), None)
+        finished = [CaptionLine(id=f"{call_id}-result", role="tool", source="result", text=text, final=True)]
+        if call is not None:
+            finished.insert(
+                0, CaptionLine(id=call_id, role="tool", source="call", text=call.text, final=True)
+            )
+        self._put_lines(finished)
+
+    def _put_lines(self, changed: Iterable[CaptionLine]) -> None:
+        position = {line.id: index for index, line in enumerate(self.lines)}
+        lines = list(self.lines)
+        for line in changed:
             if line.id in position:
                 lines[position[line.id]] = line
             else:

@@ -1,0 +1,141 @@
+"""Tool calls on the talk page in headless Chromium: shown while they run, then their result,
+and kept in the history. Real app, livekit-server, worker and database; the LLM is the
+tool-calling stand-in at the OpenAI API boundary (``tests/support/standin_llm.py``)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.support.browser import AppServer, isolated_tree
+from tests.support.inference import InferenceService
+from tests.support.livekit import LiveKitServer
+from tests.support.standin_llm import StandinLLM
+from tests.support.worker import AgentWorker
+from tests.test_talk_page import (
+    AGENT_TIMEOUT_MS,
+    PAGE_TIMEOUT_MS,
+    Screenshots,
+    registered_user,
+    sign_in,
+    start_conversation,
+)
+from voice_app import routes
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+BROWSER_TIME_ZONE = "Asia/Tokyo"
+TOOL_CALL = '.caption[data-role="tool"]'
+
+
+@pytest.fixture
+def shots(request: pytest.FixtureRequest) -> Screenshots:
+    return Screenshots(request.node.name)
+
+
+@pytest.fixture
+def app_with_tool_calling_llm(
+    tmp_path: Path,
+    own_livekit_server: LiveKitServer,
+    inference_service: InferenceService,
+    tool_calling_llm: StandinLLM,
+) -> Iterator[tuple[AppServer, AgentWorker]]:
+    """An app (in a tree of its own) and the only worker on its livekit-server, whose LLM calls tools."""
+    tree = isolated_tree(tmp_path)
+    app = AppServer(tmp_path, own_livekit_server, tree=tree)
+    worker = AgentWorker(
+        tmp_path / "worker",
+        own_livekit_server,
+        app,
+        inference_service,
+        extra_env={
+            "PIPELINE": "auto",
+            "LLM_BASE_URL": tool_calling_llm.base_url,
+            "LLM_MODEL": "standin",
+            "FALLBACK_TO_LOCAL": "false",
+        },
+    )
+    try:
+        app.start()
+        worker.start()
+        yield app, worker
+    finally:
+        worker.stop()
+        app.stop()
+        shutil.rmtree(tree, ignore_errors=True)
+
+
+@pytest.fixture
+def page_in_tokyo(chromium: Browser, shots: Screenshots) -> Iterator[Page]:
+    """A page whose browser is set to Tokyo's time zone, microphone and camera allowed."""
+    context = chromium.new_context(
+        viewport={"width": 1280, "height": 860},
+        permissions=["microphone", "camera"],
+        timezone_id=BROWSER_TIME_ZONE,
+    )
+    page = context.new_page()
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
+    yield page
+    shots.take(page, "final")
+    context.close()
+
+
+def type_message(page: Page, text: str) -> None:
+    message = page.get_by_label("Message to the agent")
+    message.fill(text)
+    message.press("Enter")
+
+
+def connected_and_muted(page: Page, worker: AgentWorker) -> None:
+    """Start a conversation, mute the fake microphone (its beep is no question), wait for the greeting."""
+    status = start_conversation(page, worker)
+    microphone = page.get_by_role("button", name="Microphone")
+    expect(microphone).to_have_attribute("aria-pressed", "true", timeout=AGENT_TIMEOUT_MS)
+    microphone.click()
+    expect(status).to_have_text("Listening", timeout=AGENT_TIMEOUT_MS)
+
+
+def test_a_tool_call_shows_while_it_runs_then_its_result_and_stays_in_the_history(
+    app_with_tool_calling_llm: tuple[AppServer, AgentWorker], page_in_tokyo: Page, shots: Screenshots
+) -> None:
+    app, worker = app_with_tool_calling_llm
+    page = page_in_tokyo
+    sign_in(page, app, registered_user(app, "Kenji"))
+
+    connected_and_muted(page, worker)
+    type_message(page, "I am planning a trip to Lisbon with my sister in May.")
+    expect(page.locator('.caption[data-role="agent"]').nth(1)).not_to_be_empty(timeout=AGENT_TIMEOUT_MS)
+    page.get_by_role("button", name="End", exact=True).click()
+    expect(page.locator("#talk-status")).to_have_text("Disconnected")
+
+    connected_and_muted(page, worker)
+    type_message(page, "What did we talk about last time?")
+    call = page.locator(f'{TOOL_CALL}[data-source="call"]').first
+    expect(call).to_contain_text("Looking through your past conversations…", timeout=AGENT_TIMEOUT_MS)
+    result = page.locator(f'{TOOL_CALL}[data-source="result"]').first
+    expect(result).to_contain_text("trip to Lisbon with my sister", timeout=AGENT_TIMEOUT_MS)
+    expect(call).to_have_attribute("data-final", "true")
+    expect(
+        page.locator(f'{TOOL_CALL}[data-source="result"] ~ .caption[data-role="agent"]').first
+    ).to_contain_text("Lisbon", timeout=AGENT_TIMEOUT_MS)
+    shots.take(page, "recalled")
+
+    type_message(page, "What time is it?")
+    clock = page.locator(f'{TOOL_CALL}[data-source="result"]').nth(1)
+    expect(clock).to_contain_text(f"({BROWSER_TIME_ZONE})", timeout=AGENT_TIMEOUT_MS)
+    shots.take(page, "clock")
+    page.get_by_role("button", name="End", exact=True).click()
+
+    page.goto(app.frontend_url + routes.HISTORY)
+    page.locator("li.conversation").first.get_by_role("link").click()
+    transcript = page.locator("#transcript")
+    expect(transcript.locator('[data-role="tool"]').first).to_contain_text(
+        "Looking through your past conversations…"
+    )
+    expect(transcript.locator('[data-role="tool"]').nth(1)).to_contain_text("trip to Lisbon")
+    expect(transcript).to_contain_text(f"({BROWSER_TIME_ZONE})")
+    shots.take(page, "history")
