@@ -9,7 +9,7 @@ from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 
 from livekit import rtc
-from livekit.agents import Agent, ModelSettings, llm
+from livekit.agents import NOT_GIVEN, Agent, ModelSettings, llm
 
 from agent_worker import prompts
 
@@ -48,7 +48,11 @@ class DispatchMetadata:
 
 
 class VoiceAssistant(Agent):
-    """The assistant the user talks to: short spoken answers, greets the user by name."""
+    """The assistant the user talks to: short spoken answers, greets the user by name.
+
+    ``remembered``: a summary of the user's recent conversations (memory on), added to the
+    instructions. ``push_to_talk``: turns end when the user releases the talk button.
+    """
 
     def __init__(
         self,
@@ -56,8 +60,15 @@ class VoiceAssistant(Agent):
         greeting: str,
         greeting_audio: asyncio.Future[list[rtc.AudioFrame] | None] | None = None,
         tools: list[llm.FunctionTool] | None = None,
+        remembered: str = "",
+        push_to_talk: bool = False,
     ) -> None:
-        super().__init__(instructions=prompts.INSTRUCTIONS, tools=list(tools or []))
+        super().__init__(
+            instructions=prompts.with_memory(prompts.INSTRUCTIONS, remembered),
+            tools=list(tools or []),
+            # push-to-talk: the user's release ends the turn (see agent_worker/push_to_talk.py)
+            turn_handling={"turn_detection": "manual"} if push_to_talk else NOT_GIVEN,
+        )
         self._greeting = greeting
         self._greeting_audio = greeting_audio
 

@@ -34,8 +34,10 @@ from livekit.agents.types import TOPIC_CHAT
 
 from agent_worker import prompts
 from agent_worker.agent import DispatchMetadata, VoiceAssistant
+from agent_worker.conversation_start import ConversationStart, load_conversation_start
 from agent_worker.latency import LatencyReporter
 from agent_worker.providers import STAGES, Pipeline, ProcessModels, build_pipeline, load_process_models
+from agent_worker.push_to_talk import enable_push_to_talk
 from agent_worker.settings import WorkerSettings, get_worker_settings
 from agent_worker.tools import ToolContext, offered_tools
 from agent_worker.tools.reporting import ToolReporter
@@ -113,7 +115,6 @@ async def entrypoint(ctx: JobContext) -> None:
 
     # the greeting's words are known now: its audio is made while the room connects
     greeting_audio = asyncio.create_task(speak_ahead(pipeline.tts, greeting))
-    agent = VoiceAssistant(greeting=greeting, greeting_audio=greeting_audio, tools=tools)
     await ctx.connect()
     # The talk page reads this to say plainly when the tiny offline LLM is the one answering.
     await ctx.room.local_participant.set_attributes({LLM_PROVIDER_ATTRIBUTE: pipeline.providers["llm"]})
@@ -130,8 +131,22 @@ async def entrypoint(ctx: JobContext) -> None:
     tool_context.user_id = store.user_id if store else None
     tool_context.engine = engine_for(settings.DATABASE_URL)
     ToolReporter(ctx.room, store, tools, observer.spawn).watch(session)
-    logger.info("conversation started", extra={"pipeline": pipeline.name})
+    start = ConversationStart()
+    if store:
+        start = await asyncio.to_thread(
+            load_conversation_start, tool_context.engine, user_id=store.user_id, job_id=ctx.job.id
+        )
+    agent = VoiceAssistant(
+        greeting=greeting,
+        greeting_audio=greeting_audio,
+        tools=tools,
+        remembered=start.remembered,
+        push_to_talk=start.push_to_talk,
+    )
+    logger.info("conversation started", extra={"pipeline": pipeline.name, "push_to_talk": start.push_to_talk})
     await session.start(agent=agent, room=ctx.room, room_options=room_options)
+    if start.push_to_talk:
+        enable_push_to_talk(session, ctx.room, user_identity=participant.identity)
     if pipeline.providers["llm"] == "local":
         # while the greeting plays, let the local LLM read the prompt every reply starts with
         observer.spawn(read_ahead(pipeline.llm, agent.instructions, greeting))

@@ -8,7 +8,6 @@ cloud model at the OpenAI API boundary that calls the tools (``tests/support/sta
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -33,24 +32,6 @@ pytestmark = pytest.mark.slow
 FIRST_CONVERSATION = "I am planning a trip to Lisbon with my sister in May."
 
 
-@pytest.fixture
-def worker_on_cloud_llm(
-    isolated_deployment: Deployment, tool_calling_llm: StandinLLM
-) -> Iterator[AgentWorker]:
-    """A worker whose LLM is the tool-calling stand-in (speech stays on the local models)."""
-    worker = isolated_deployment.worker(
-        "cloud-llm-tools",
-        extra_env={
-            "PIPELINE": "auto",
-            "LLM_BASE_URL": tool_calling_llm.base_url,
-            "LLM_MODEL": "standin",
-            "FALLBACK_TO_LOCAL": "false",
-        },
-    ).start()
-    yield worker
-    worker.stop()
-
-
 def tool_reports(client: VoiceClient, status: str) -> list[dict]:
     """The tool reports the page received with ``status``."""
     return [report for report in client.tool_reports if report["status"] == status]
@@ -65,7 +46,7 @@ async def test_last_time_is_answered_from_the_earlier_conversation_shown_while_i
         async with talking(api, user) as client:
             sent = await client.send_chat(FIRST_CONVERSATION)
             await client.wait_for("a reply", lambda: client.agent_transcripts(after=sent), REPLY_TIMEOUT)
-        await _wait_for_stored(backend, user.user_id, FIRST_CONVERSATION)
+        await wait_for_stored(backend, user.user_id, FIRST_CONVERSATION)
 
         async with talking(api, user) as client:
             sent = await client.send_chat("What did we talk about last time?")
@@ -85,7 +66,7 @@ async def test_last_time_is_answered_from_the_earlier_conversation_shown_while_i
     tools_given = [t["function"]["name"] for t in tool_calling_llm.requests[-1].get("tools", [])]
     assert "recall_past_conversations" in tools_given
 
-    second = await _wait_for_stored(backend, user.user_id, "Looking through your past conversations…")
+    second = await wait_for_stored(backend, user.user_id, "Looking through your past conversations…")
     kept = [(m.role, m.source, m.text) for m in second]
     assert ("tool", "call", "Looking through your past conversations…") in kept
     assert any(role == "tool" and source == "result" and "Lisbon" in text for role, source, text in kept), (
@@ -110,7 +91,7 @@ async def test_the_date_and_time_tool_answers_in_the_browser_time_zone(
     assert f"{in_tokyo:%H}:" in done[0]["text"] or f"{in_tokyo - timedelta(minutes=1):%H}:" in done[0]["text"]
 
 
-async def _wait_for_stored(backend: Backend, user_id: int, text: str) -> list[ConversationMessage]:
+async def wait_for_stored(backend: Backend, user_id: int, text: str) -> list[ConversationMessage]:
     """The latest conversation's messages once one of them holds ``text`` (writes are queued)."""
     for _ in range(100):
         conversations = stored_conversations(backend, user_id)

@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.support.browser import AppServer, isolated_tree
 from tests.support.inference import InferenceService
 from tests.support.livekit import LiveKitServer
-from tests.support.standin_llm import StandinLLM
+from tests.support.standin_llm import StandinLLM, worker_env
 from tests.support.worker import AgentWorker
 from tests.test_talk_page import (
     AGENT_TIMEOUT_MS,
@@ -52,12 +52,7 @@ def app_with_tool_calling_llm(
         own_livekit_server,
         app,
         inference_service,
-        extra_env={
-            "PIPELINE": "auto",
-            "LLM_BASE_URL": tool_calling_llm.base_url,
-            "LLM_MODEL": "standin",
-            "FALLBACK_TO_LOCAL": "false",
-        },
+        extra_env=worker_env(tool_calling_llm),
     )
     try:
         app.start()

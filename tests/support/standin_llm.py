@@ -16,6 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tests.support.worker import AgentWorker, Deployment
+
 PLAIN_REPLY = "All right, I will keep that in mind."
 
 
@@ -113,9 +115,34 @@ class StandinLLM:
         self._server.server_close()
 
 
+def worker_env(llm: StandinLLM) -> dict[str, str]:
+    """A worker's settings for this LLM as its cloud model (speech stays on the local models)."""
+    return {
+        "PIPELINE": "auto",
+        "LLM_BASE_URL": llm.base_url,
+        "LLM_MODEL": "standin",
+        "FALLBACK_TO_LOCAL": "false",
+    }
+
+
+def system_prompt(request: dict) -> str:
+    """The instructions of one chat completion request the stand-in received."""
+    return " ".join(_text_of(m)["content"] for m in request.get("messages", []) if m.get("role") == "system")
+
+
 @pytest.fixture
 def tool_calling_llm() -> Iterator[StandinLLM]:
     """A stand-in cloud LLM that calls the agent's tools (see the module docstring)."""
     server = StandinLLM().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def worker_on_cloud_llm(
+    isolated_deployment: Deployment, tool_calling_llm: StandinLLM
+) -> Iterator[AgentWorker]:
+    """The only worker of the module's own deployment, with the tool-calling stand-in as its LLM."""
+    worker = isolated_deployment.worker("cloud-llm", extra_env=worker_env(tool_calling_llm)).start()
+    yield worker
+    worker.stop()

@@ -25,6 +25,8 @@ CHAT_TOPIC = "lk.chat"
 LATENCY_TOPIC = "voice-app.latency"
 TOOL_TOPIC = "voice-app.tool"
 TIME_ZONE_ATTRIBUTE = "voice-app.time_zone"
+START_TURN = "voice-app.start_turn"
+END_TURN = "voice-app.end_turn"
 AGENT_STATE_ATTRIBUTE = "lk.agent.state"
 MIC_SAMPLE_RATE = 48_000
 MIC_FRAME_MS = 10
@@ -117,6 +119,19 @@ class VoiceClient:
     async def set_time_zone(self, time_zone: str) -> None:
         """Tell the agent the user's time zone, as the talk page does with the browser's."""
         await self.room.local_participant.set_attributes({TIME_ZONE_ATTRIBUTE: time_zone})
+
+    async def press_to_talk(self) -> None:
+        """Hold the push-to-talk button down (the page's RPC to the agent)."""
+        await self._call_agent(START_TURN)
+
+    async def release_to_send(self) -> None:
+        """Let the push-to-talk button go: the agent ends the user's turn."""
+        await self._call_agent(END_TURN)
+
+    async def _call_agent(self, method: str) -> None:
+        agent = self.agent_identity
+        assert agent is not None, "no agent in the room to press to"
+        await self.room.local_participant.perform_rpc(destination_identity=agent, method=method, payload="")
 
     async def speak(self, frame: rtc.AudioFrame) -> float:
         """Say a recording into the microphone in real time; returns when the speech ended."""

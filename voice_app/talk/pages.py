@@ -18,6 +18,7 @@ from voice_app import routes
 from voice_app.auth.guards import require_login
 from voice_app.talk import livekit_components as lk
 from voice_app.talk.layout import signed_in_frame
+from voice_app.talk.push_to_talk import push_to_talk_button
 from voice_app.talk.state import AGENT_JOIN_TIMEOUT_SECONDS, CHAT_MESSAGE_MAX_CHARS, CaptionLine, TalkState
 
 VISUALLY_HIDDEN: dict[str, Any] = {
@@ -177,8 +178,27 @@ def _toggle(label: str, source: lk.TrackSource) -> rx.Component:
     )
 
 
+def _push_to_talk() -> rx.Component:
+    return rx.vstack(
+        push_to_talk_button(
+            id="push-to-talk",
+            on_error=TalkState.session_failed,
+            style={**TOGGLE_STYLE, "width": "100%", "justify_content": "center", "min_height": "3.5em"},
+        ),
+        rx.text(
+            "Push-to-talk is on: the agent hears you only while you hold the button or the space bar. ",
+            rx.link("Change it in Settings.", href=routes.SETTINGS),
+            size="2",
+            color_scheme="gray",
+        ),
+        width="100%",
+        spacing="2",
+    )
+
+
 def _controls() -> rx.Component:
     return rx.vstack(
+        rx.cond(TalkState.push_to_talk, _push_to_talk()),
         rx.flex(
             _toggle("Microphone", "microphone"),
             _toggle("Camera", "camera"),

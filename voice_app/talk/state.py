@@ -25,6 +25,7 @@ from sqlmodel import Session
 from voice_app.auth import service as auth_service
 from voice_app.auth.state import AuthState
 from voice_app.db import get_engine
+from voice_app.memory.preferences import get_preferences
 from voice_app.rooms.service import LiveKitUnavailable, agent_dispatch_status, issue_token_for_room
 from voice_app.settings import get_settings
 
@@ -158,6 +159,12 @@ PROBLEMS: dict[str, Problem] = {
         "Check your connection and send it again.",
         ends_session=False,
     ),
+    "push_to_talk_failed": Problem(
+        "The agent did not get your press",
+        "Push-to-talk could not reach the agent, so it may not have heard you. Hold the button again, "
+        "or type in the chat.",
+        ends_session=False,
+    ),
 }
 
 _MICROPHONE_PROBLEMS = {
@@ -227,6 +234,8 @@ class TalkState(AuthState):
     camera_on: bool = False
     screen_share_on: bool = False
     outgoing_chat: dict[str, Any] = {"id": 0, "text": ""}
+    push_to_talk: bool = False
+    """The user chose push-to-talk (settings page): the page shows the hold-to-talk button."""
 
     _chat_count: int = 0
 
@@ -270,6 +279,7 @@ class TalkState(AuthState):
         self.latencies = []
         self.camera_on = self.screen_share_on = False
         self.outgoing_chat = {"id": 0, "text": ""}
+        self.push_to_talk = False
         self._chat_count = 0
 
     def _report_problem(self, kind: str) -> None:
@@ -302,12 +312,14 @@ class TalkState(AuthState):
                 grant = await issue_token_for_room(
                     session=session, user=user, room_name=None, settings=get_settings()
                 )
+                push_to_talk = get_preferences(session=session, user_id=user.id).push_to_talk
         except LiveKitUnavailable:
             self._report_problem("livekit_unreachable")
             return
         self.server_url = grant.server_url
         self.livekit_token = grant.token
         self.room_name = grant.room
+        self.push_to_talk = push_to_talk
         self.connect = True
 
     @rx.event
