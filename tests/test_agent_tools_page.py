@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -37,23 +36,18 @@ def shots(request: pytest.FixtureRequest) -> Screenshots:
     return Screenshots(request.node.name)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def app_with_tool_calling_llm(
-    tmp_path: Path,
-    own_livekit_server: LiveKitServer,
-    inference_service: InferenceService,
-    tool_calling_llm: StandinLLM,
+    tmp_path_factory: pytest.TempPathFactory, inference_service: InferenceService
 ) -> Iterator[tuple[AppServer, AgentWorker]]:
-    """An app (in a tree of its own) and the only worker on its livekit-server, whose LLM calls tools."""
-    tree = isolated_tree(tmp_path)
-    app = AppServer(tmp_path, own_livekit_server, tree=tree)
-    worker = AgentWorker(
-        tmp_path / "worker",
-        own_livekit_server,
-        app,
-        inference_service,
-        extra_env=worker_env(tool_calling_llm),
-    )
+    """An app (in a tree of its own) and the only worker on its own livekit-server, whose LLM is
+    the tool-calling stand-in."""
+    workdir = tmp_path_factory.mktemp("tools-app")
+    livekit = LiveKitServer(workdir).start()
+    llm = StandinLLM().start()
+    tree = isolated_tree(workdir)
+    app = AppServer(workdir, livekit, tree=tree)
+    worker = AgentWorker(workdir / "worker", livekit, app, inference_service, extra_env=worker_env(llm))
     try:
         app.start()
         worker.start()
@@ -61,6 +55,8 @@ def app_with_tool_calling_llm(
     finally:
         worker.stop()
         app.stop()
+        llm.stop()
+        livekit.stop()
         shutil.rmtree(tree, ignore_errors=True)
 
 
@@ -91,6 +87,10 @@ def connected_and_muted(page: Page, worker: AgentWorker) -> None:
     microphone = page.get_by_role("button", name="Microphone")
     expect(microphone).to_have_attribute("aria-pressed", "true", timeout=AGENT_TIMEOUT_MS)
     microphone.click()
+    # the captions of an earlier conversation were cleared when it connected
+    expect(page.locator('.caption[data-role="agent"]').first).to_contain_text(
+        "Hello", timeout=AGENT_TIMEOUT_MS
+    )
     expect(status).to_have_text("Listening", timeout=AGENT_TIMEOUT_MS)
 
 
@@ -134,3 +134,56 @@ def test_a_tool_call_shows_while_it_runs_then_its_result_and_stays_in_the_histor
     expect(transcript.locator('[data-role="tool"]').nth(1)).to_contain_text("trip to Lisbon")
     expect(transcript).to_contain_text(f"({BROWSER_TIME_ZONE})")
     shots.take(page, "history")
+
+
+def test_a_user_turns_on_memory_and_push_to_talk_in_settings_and_the_talk_page_follows(
+    app_with_tool_calling_llm: tuple[AppServer, AgentWorker], page_in_tokyo: Page, shots: Screenshots
+) -> None:
+    app, worker = app_with_tool_calling_llm
+    page = page_in_tokyo
+    sign_in(page, app, registered_user(app, "Marta"))
+    page.get_by_role("link", name="Settings", exact=True).click()
+    page.wait_for_url(f"**{routes.SETTINGS}")
+    memory = page.get_by_role("switch", name="Remember my recent conversations")
+    push_to_talk = page.get_by_role("switch", name="Push-to-talk")
+    expect(memory).to_have_attribute("aria-checked", "false")
+    expect(push_to_talk).to_have_attribute("aria-checked", "false")
+
+    memory.click()
+    expect(page.locator("#settings-saved")).to_have_text("Memory is on. Saved.")
+    expect(page.locator("#remembered")).to_contain_text("Nothing yet")
+    push_to_talk.click()
+    expect(page.locator("#settings-saved")).to_have_text("Push-to-talk is on. Saved.")
+    page.reload()
+    expect(memory).to_have_attribute("aria-checked", "true")
+    expect(push_to_talk).to_have_attribute("aria-checked", "true")
+    shots.take(page, "settings")
+
+    page.get_by_role("link", name="Talk", exact=True).click()
+    page.wait_for_url(f"**{routes.TALK}")
+    connected_and_muted(page, worker)
+    hold = page.get_by_role("button", name="Hold to talk")
+    expect(hold).to_be_enabled(timeout=AGENT_TIMEOUT_MS)
+    hold.hover()
+    page.mouse.down()
+    expect(page.locator("#push-to-talk")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#push-to-talk")).to_have_text("Talking… release to send")
+    shots.take(page, "holding")
+    page.mouse.up()
+    expect(page.locator("#push-to-talk")).to_have_attribute("aria-pressed", "false")
+    page.locator("#transcript-heading").click()  # focus outside any control: the space bar talks
+    page.keyboard.down("Space")
+    expect(page.locator("#push-to-talk")).to_have_attribute("aria-pressed", "true")
+    page.keyboard.up("Space")
+    expect(page.locator("#push-to-talk")).to_have_attribute("aria-pressed", "false")
+    expect(page.locator("#talk-problem")).to_have_count(0)
+
+    type_message(page, "I am planning a trip to Lisbon with my sister in May.")
+    expect(page.locator('.caption[data-role="agent"]').nth(1)).not_to_be_empty(timeout=AGENT_TIMEOUT_MS)
+    page.get_by_role("button", name="End", exact=True).click()
+
+    page.get_by_role("link", name="Settings", exact=True).click()
+    expect(page.locator("#remembered")).to_contain_text(
+        'Last time you asked about "I am planning a trip to Lisbon', timeout=30_000
+    )
+    shots.take(page, "remembered")
