@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -143,6 +144,8 @@ async def entrypoint(ctx: JobContext) -> None:
         remembered=start.remembered,
         push_to_talk=start.push_to_talk,
     )
+    if start.push_to_talk:  # what was said before the agent joined was said outside a press
+        room_options.audio_input = dataclasses.replace(MICROPHONE, pre_connect_audio=False)
     logger.info("conversation started", extra={"pipeline": pipeline.name, "push_to_talk": start.push_to_talk})
     await session.start(agent=agent, room=ctx.room, room_options=room_options)
     if start.push_to_talk:

@@ -35,8 +35,8 @@ TOOLS: list[llm.FunctionTool] = [current_date_and_time, recall_past_conversation
 def offered_tools(llm_provider: str, *, local_llm_tools: bool) -> list[llm.FunctionTool]:
     """The tools given to the LLM: all of them, except to the offline one unless asked.
 
-    The offline model (SmolLM2-135M) rarely calls a tool right, and the tools' descriptions would
-    take a good part of its 1,024-token context; ``LOCAL_LLM_TOOLS`` offers them anyway, for a
+    The offline model (SmolLM2-135M) rarely calls a tool right, and the tools' descriptions (about
+    230 tokens) would take a fifth of its 1,024-token context; ``LOCAL_LLM_TOOLS`` offers them anyway, for a
     bigger model behind the local inference service.
     """
     if llm_provider == "local" and not local_llm_tools:

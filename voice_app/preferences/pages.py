@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
 from voice_app import routes
@@ -10,7 +12,9 @@ from voice_app.preferences.state import PreferencesState
 from voice_app.talk.layout import signed_in_frame
 
 
-def _switch_row(*, switch_id: str, label: str, description: str, checked: rx.Var, on_change) -> rx.Component:  # type: ignore[no-untyped-def]
+def _switch_row(
+    *, switch_id: str, label: str, description: str, checked: rx.Var[bool], on_change: Any
+) -> rx.Component:
     return rx.flex(
         rx.switch(
             id=switch_id, checked=checked, on_change=on_change, aria_describedby=f"{switch_id}-help", size="3"
@@ -33,7 +37,8 @@ def _memory_card() -> rx.Component:
                 label="Remember my recent conversations",
                 description=(
                     "When on, each new conversation starts with the agent knowing a short summary of "
-                    "your latest ones. Off: every conversation starts fresh."
+                    "your latest ones. Off: every conversation starts fresh. Applies from your next "
+                    "conversation."
                 ),
                 checked=PreferencesState.memory,
                 on_change=PreferencesState.set_memory,
@@ -73,7 +78,8 @@ def _talking_card() -> rx.Component:
                 description=(
                     "When on, the agent hears you only while you hold the Hold to talk button (or the "
                     "space bar) on the talk page, and nothing you say outside it interrupts the agent. "
-                    "Off: an open microphone, the agent listens all the time."
+                    "Off: an open microphone, the agent listens all the time. Applies from your next "
+                    "conversation."
                 ),
                 checked=PreferencesState.push_to_talk,
                 on_change=PreferencesState.set_push_to_talk,
