@@ -5,14 +5,16 @@ tool-calling stand-in at the OpenAI API boundary (``tests/support/standin_llm.py
 from __future__ import annotations
 
 import shutil
+import wave
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.support.browser import AppServer, isolated_tree
+from tests.support.browser import AppServer, fake_microphone_args, isolated_tree, launch_chromium
 from tests.support.inference import InferenceService
 from tests.support.livekit import LiveKitServer
+from tests.support.speech import QUESTIONS, speak_to_wav
 from tests.support.standin_llm import StandinLLM, worker_env
 from tests.support.worker import AgentWorker
 from tests.test_talk_page import (
@@ -28,6 +30,9 @@ from voice_app import routes
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 BROWSER_TIME_ZONE = "Asia/Tokyo"
+REPEATED_QUESTION = QUESTIONS[0]
+OUTSIDE_THE_PRESS_SECONDS = 12
+HOLD_SECONDS = 9
 TOOL_CALL = '.caption[data-role="tool"]'
 
 
@@ -187,3 +192,70 @@ def test_a_user_turns_on_memory_and_push_to_talk_in_settings_and_the_talk_page_f
         'Last time you asked about "I am planning a trip to Lisbon', timeout=30_000
     )
     shots.take(page, "remembered")
+
+
+@pytest.fixture(scope="module")
+def chromium_asking_again_and_again(
+    playwright, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Browser]:  # type: ignore[no-untyped-def]
+    """Chromium whose microphone asks ``REPEATED_QUESTION`` every 5 s or so, for minutes: in any
+    stretch of a few seconds the user is speaking, pressed or not."""
+    workdir = tmp_path_factory.mktemp("repeating-microphone")
+    speech = speak_to_wav(REPEATED_QUESTION, workdir / "question.wav", sample_rate=48_000)
+    with wave.open(str(speech), "rb") as source:
+        rate, frames = source.getframerate(), source.readframes(source.getnframes())
+    path = workdir / "microphone.wav"
+    with wave.open(str(path), "wb") as target:
+        target.setnchannels(1)
+        target.setsampwidth(2)
+        target.setframerate(rate)
+        target.writeframes((frames + b"\x00\x00" * int(rate * 2.5)) * 40)
+    browser = launch_chromium(playwright, fake_microphone_args(path))
+    yield browser
+    browser.close()
+
+
+def test_with_push_to_talk_only_what_is_said_while_the_button_is_held_is_heard(
+    app_with_tool_calling_llm: tuple[AppServer, AgentWorker],
+    chromium_asking_again_and_again: Browser,
+    shots: Screenshots,
+) -> None:
+    app, worker = app_with_tool_calling_llm
+    context = chromium_asking_again_and_again.new_context(
+        viewport={"width": 1280, "height": 860}, permissions=["microphone", "camera"]
+    )
+    page = context.new_page()
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
+    try:
+        sign_in(page, app, registered_user(app, "Pia"), next_path=routes.SETTINGS)
+        page.get_by_role("switch", name="Push-to-talk").click()
+        expect(page.locator("#settings-saved")).to_have_text("Push-to-talk is on. Saved.")
+        page.get_by_role("link", name="Talk", exact=True).click()
+        start_conversation(page, worker)
+        expect(page.locator('.caption[data-role="agent"]').first).to_contain_text(
+            "Hello", timeout=AGENT_TIMEOUT_MS
+        )
+        hold = page.get_by_role("button", name="Hold to talk")
+        expect(hold).to_be_enabled(timeout=AGENT_TIMEOUT_MS)
+
+        page.wait_for_timeout(OUTSIDE_THE_PRESS_SECONDS * 1000)
+        user_captions = page.locator('.caption[data-role="user"]')
+        expect(user_captions).to_have_count(0)
+        shots.take(page, "not-heard")
+
+        hold.hover()
+        page.mouse.down()
+        page.wait_for_timeout(HOLD_SECONDS * 1000)
+        page.mouse.up()
+        heard = page.locator('.caption[data-role="user"][data-final="true"] .caption-text').first
+        expect(heard).to_contain_text("weather", ignore_case=True, timeout=AGENT_TIMEOUT_MS)
+        expect(
+            page.locator('.caption[data-role="user"] ~ .caption[data-role="agent"]').first
+        ).not_to_be_empty(timeout=AGENT_TIMEOUT_MS)
+        shots.take(page, "heard-while-held")
+        said_while_held = user_captions.count()  # the question may come twice in the hold
+        page.wait_for_timeout(OUTSIDE_THE_PRESS_SECONDS * 1000)
+        expect(user_captions).to_have_count(said_while_held)
+    finally:
+        shots.take(page, "final")
+        context.close()
