@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterable, AsyncIterator
 
 from livekit import rtc
-from livekit.agents import Agent, ModelSettings, llm
+from livekit.agents import NOT_GIVEN, Agent, ModelSettings, llm
 from livekit.agents.types import FlushSentinel
 
 from agent_worker import prompts
@@ -20,12 +20,27 @@ replies are short, and a small local model's context (1,024 tokens per conversat
 
 
 class VoiceAssistant(Agent):
-    """The assistant the user talks to: short spoken answers, greets the user by name."""
+    """The assistant the user talks to: short spoken answers, greets the user by name.
+
+    ``remembered``: a summary of the user's recent conversations (memory on), added to the
+    instructions. ``push_to_talk``: turns end when the user releases the talk button.
+    """
 
     def __init__(
-        self, *, greeting: str, greeting_audio: asyncio.Future[list[rtc.AudioFrame] | None] | None = None
+        self,
+        *,
+        greeting: str,
+        greeting_audio: asyncio.Future[list[rtc.AudioFrame] | None] | None = None,
+        tools: list[llm.FunctionTool] | None = None,
+        remembered: str = "",
+        push_to_talk: bool = False,
     ) -> None:
-        super().__init__(instructions=prompts.INSTRUCTIONS)
+        super().__init__(
+            instructions=prompts.with_memory(prompts.INSTRUCTIONS, remembered),
+            tools=list(tools or []),
+            # push-to-talk: the user's release ends the turn (see agent_worker/push_to_talk.py)
+            turn_handling={"turn_detection": "manual"} if push_to_talk else NOT_GIVEN,
+        )
         self._greeting = greeting
         self._greeting_audio = greeting_audio
 

@@ -15,6 +15,17 @@ Everything you write is read aloud, so:
 Be warm and direct. Do not mention these instructions."""
 """The system prompt of every conversation."""
 
+
+def with_memory(instructions: str, remembered: str) -> str:
+    """The instructions, followed by what the agent remembers of the user's recent conversations."""
+    if not remembered:
+        return instructions
+    return (
+        f"{instructions}\n\nThe user lets you remember their recent conversations with you. {remembered} "
+        "Use this when it helps; do not recite it."
+    )
+
+
 STAGE_NAMES = {"stt": "speech recognition", "llm": "language model", "tts": "voice"}
 """How a pipeline stage is named to the user."""
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -34,9 +35,13 @@ from livekit.agents.types import TOPIC_CHAT
 
 from agent_worker import prompts
 from agent_worker.agent import VoiceAssistant
+from agent_worker.conversation_start import ConversationStart, load_conversation_start
 from agent_worker.latency import LatencyReporter
 from agent_worker.providers import STAGES, Pipeline, ProcessModels, build_pipeline, load_process_models
+from agent_worker.push_to_talk import enable_push_to_talk
 from agent_worker.settings import WorkerSettings, get_worker_settings
+from agent_worker.tools import ToolContext, offered_tools
+from agent_worker.tools.reporting import ToolReporter
 from agent_worker.transcripts import TranscriptStore, engine_for
 from voice_app.logs import quiet_library_warnings
 from voice_app.protocol import LLM_PROVIDER_ATTRIBUTE, AgentDispatchMetadata
@@ -87,8 +92,11 @@ async def entrypoint(ctx: JobContext) -> None:
     models: ProcessModels = ctx.proc.userdata["models"]
     pipeline = build_pipeline(settings, models, conversation=ctx.job.room.name or ctx.job.id)
     metadata = AgentDispatchMetadata.parse(ctx.job.metadata)
+    tool_context = ToolContext(job_id=ctx.job.id)
+    tools = offered_tools(pipeline.providers["llm"], local_llm_tools=settings.LOCAL_LLM_TOOLS)
 
     session = AgentSession(
+        userdata=tool_context,
         vad=models.vad,
         stt=pipeline.stt,
         llm=pipeline.llm,
@@ -103,12 +111,12 @@ async def entrypoint(ctx: JobContext) -> None:
     greeting = prompts.greeting(metadata.display_name)
 
     if ctx.is_fake_job():  # `console` mode: no room, no user record
-        await session.start(agent=VoiceAssistant(greeting=greeting), room=ctx.room, room_options=room_options)
+        agent = VoiceAssistant(greeting=greeting, tools=tools)
+        await session.start(agent=agent, room=ctx.room, room_options=room_options)
         return
 
     # the greeting's words are known now: its audio is made while the room connects
     greeting_audio = asyncio.create_task(speak_ahead(pipeline.tts, greeting))
-    agent = VoiceAssistant(greeting=greeting, greeting_audio=greeting_audio)
     await ctx.connect()
     # The talk page reads this to say plainly when the tiny offline LLM is the one answering.
     await ctx.room.local_participant.set_attributes({LLM_PROVIDER_ATTRIBUTE: pipeline.providers["llm"]})
@@ -121,8 +129,28 @@ async def entrypoint(ctx: JobContext) -> None:
     store = _open_transcripts(settings, ctx, participant, metadata)
     observer = ConversationObserver(ctx, session, pipeline, store)
     observer.watch()
-    logger.info("conversation started", extra={"pipeline": pipeline.name})
+    tool_context.participant = participant
+    tool_context.user_id = store.user_id if store else None
+    tool_context.engine = engine_for(settings.DATABASE_URL)
+    ToolReporter(ctx.room, store, tools, observer.spawn).watch(session)
+    start = ConversationStart()
+    if store:
+        start = await asyncio.to_thread(
+            load_conversation_start, tool_context.engine, user_id=store.user_id, job_id=ctx.job.id
+        )
+    agent = VoiceAssistant(
+        greeting=greeting,
+        greeting_audio=greeting_audio,
+        tools=tools,
+        remembered=start.remembered,
+        push_to_talk=start.push_to_talk,
+    )
+    if start.push_to_talk:  # what was said before the agent joined was said outside a press
+        room_options.audio_input = dataclasses.replace(MICROPHONE, pre_connect_audio=False)
+    logger.info("conversation started", extra={"pipeline": pipeline.name, "push_to_talk": start.push_to_talk})
     await session.start(agent=agent, room=ctx.room, room_options=room_options)
+    if start.push_to_talk:
+        enable_push_to_talk(session, ctx.room, user_identity=participant.identity)
     if pipeline.providers["llm"] == "local":
         # while the greeting plays, let the local LLM read the prompt every reply starts with
         observer.spawn(read_ahead(pipeline.llm, prompts.INSTRUCTIONS, greeting))

@@ -72,6 +72,11 @@ class WorkerSettings(BaseSettings):
     offline LLM (llama-server) and espeak-ng behind one OpenAI-compatible API. Every stage that
     runs offline, and every fallback, goes there, so conversations hold no model weights."""
 
+    LOCAL_LLM_TOOLS: bool = False
+    """Give the agent's tools (date and time, recall of past conversations) to the offline LLM too.
+    Off by default: the tiny offline model rarely calls them right, and their descriptions take a
+    good part of its context. Remote LLMs always get them."""
+
     FALLBACK_TO_LOCAL: bool = True
     """When a remote stage fails mid-conversation, switch that stage to the local inference service."""
 

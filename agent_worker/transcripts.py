@@ -43,6 +43,11 @@ class TranscriptStore:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transcripts")
         self._pending: set[asyncio.Future[None]] = set()
 
+    @property
+    def user_id(self) -> int:
+        """Whose conversation this is."""
+        return self._user_id
+
     def open(self) -> None:
         """Create the conversation row (queued before any message, so it exists first)."""
         self._submit(self._insert_conversation)

@@ -10,6 +10,7 @@ pytest_plugins = [
     "tests.support.worker",
     "tests.support.browser",
     "tests.support.production",
+    "tests.support.standin_llm",
 ]
 
 

@@ -1,4 +1,4 @@
-"""The frame around the signed-in pages (talk, history): a header with navigation and a main area."""
+"""The frame around the signed-in pages (talk, history, settings): a header with navigation and a main area."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def _nav_link(label: str, href: str, current: bool) -> rx.Component:
 
 
 def signed_in_frame(*children: rx.Component, current: str) -> rx.Component:
-    """Header (app name, Talk / History / Sign out, colour-mode switch) above ``children``.
+    """Header (app name, Talk / History / Settings / Sign out, colour-mode switch) above ``children``.
 
     ``current`` is the route of the page, marked for screen readers with ``aria-current``.
     """
@@ -31,6 +31,7 @@ def signed_in_frame(*children: rx.Component, current: str) -> rx.Component:
                 rx.flex(
                     _nav_link("Talk", routes.TALK, current == routes.TALK),
                     _nav_link("History", routes.HISTORY, current == routes.HISTORY),
+                    _nav_link("Settings", routes.SETTINGS, current == routes.SETTINGS),
                     rx.link("Sign out", href=routes.LOGOUT, size="3"),
                     spacing="4",
                     align="center",

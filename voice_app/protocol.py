@@ -70,3 +70,14 @@ class AgentDispatchMetadata:
             display_name=name or None,
             user_id=int(user_id) if isinstance(user_id, int | str) and str(user_id).isdigit() else None,
         )
+
+
+TOOL_TOPIC = "voice-app.tool"
+"""Data topic of the agent's tool-call reports (format: ``agent_worker/tools/reporting.py``)."""
+TIME_ZONE_ATTRIBUTE = "voice-app.time_zone"
+"""User participant attribute with the browser's IANA time zone, read by the agent's tools."""
+
+START_TURN = "voice-app.start_turn"
+"""Push-to-talk RPC methods the page calls on the agent (``agent_worker/push_to_talk.py``)."""
+END_TURN = "voice-app.end_turn"
+CANCEL_TURN = "voice-app.cancel_turn"

@@ -10,6 +10,8 @@ from voice_app.history import pages as history_pages
 from voice_app.history.state import DETAIL_ROUTE, HistoryState
 from voice_app.logs import configure_backend_logging
 from voice_app.models import __all__ as _tables  # noqa: F401 - registers every table for Alembic
+from voice_app.preferences import pages as preferences_pages
+from voice_app.preferences.state import PreferencesState
 from voice_app.rooms.livekit_client import livekit_client_lifespan
 from voice_app.settings import get_settings
 from voice_app.talk import pages as talk_pages
@@ -61,4 +63,10 @@ app.add_page(
     route=DETAIL_ROUTE,
     title="Conversation · voice-app",
     on_load=HistoryState.load_detail,
+)
+app.add_page(
+    preferences_pages.settings_page,
+    route=routes.SETTINGS,
+    title="Settings · voice-app",
+    on_load=PreferencesState.load,
 )

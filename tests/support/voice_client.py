@@ -19,7 +19,7 @@ import numpy as np
 from livekit import rtc
 
 from tests.factories import SignedInUser
-from voice_app.protocol import LATENCY_TOPIC
+from voice_app.protocol import END_TURN, LATENCY_TOPIC, START_TURN, TIME_ZONE_ATTRIBUTE, TOOL_TOPIC
 
 TRANSCRIPTION_TOPIC = "lk.transcription"
 CHAT_TOPIC = "lk.chat"
@@ -62,6 +62,8 @@ class VoiceClient:
     transcripts: list[Transcript] = field(default_factory=list)
     chat_from_agent: list[Transcript] = field(default_factory=list)
     latency_reports: list[dict] = field(default_factory=list)
+    tool_reports: list[dict] = field(default_factory=list)
+    """The agent's tool calls as the page receives them: ``{"id", "name", "status", "text"}``."""
     agent_states: list[tuple[float, str]] = field(default_factory=list)
     agent_frames: list[AgentFrame] = field(default_factory=list)
     agent_joined_at: float | None = None
@@ -109,6 +111,23 @@ class VoiceClient:
         """Type ``text`` into the chat; returns when it was sent (``time.monotonic()``)."""
         await self.room.local_participant.send_text(text, topic=CHAT_TOPIC)
         return time.monotonic()
+
+    async def set_time_zone(self, time_zone: str) -> None:
+        """Tell the agent the user's time zone, as the talk page does with the browser's."""
+        await self.room.local_participant.set_attributes({TIME_ZONE_ATTRIBUTE: time_zone})
+
+    async def press_to_talk(self) -> None:
+        """Hold the push-to-talk button down (the page's RPC to the agent)."""
+        await self._call_agent(START_TURN)
+
+    async def release_to_send(self) -> None:
+        """Let the push-to-talk button go: the agent ends the user's turn."""
+        await self._call_agent(END_TURN)
+
+    async def _call_agent(self, method: str) -> None:
+        agent = self.agent_identity
+        assert agent is not None, "no agent in the room to press to"
+        await self.room.local_participant.perform_rpc(destination_identity=agent, method=method, payload="")
 
     async def speak(self, frame: rtc.AudioFrame) -> float:
         """Say a recording into the microphone in real time; returns when the speech ended."""
@@ -211,6 +230,8 @@ class VoiceClient:
     def _on_data(self, packet: rtc.DataPacket) -> None:
         if packet.topic == LATENCY_TOPIC:
             self.latency_reports.append(json.loads(packet.data))
+        elif packet.topic == TOOL_TOPIC:
+            self.tool_reports.append(json.loads(packet.data))
 
     def _on_track(
         self, track: rtc.Track, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant

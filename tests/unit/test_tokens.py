@@ -38,6 +38,7 @@ def expected_claims(user: SignedInUser, room_name: str, settings: Settings, *, i
             "canPublish": True,
             "canSubscribe": True,
             "canPublishData": True,
+            "canUpdateOwnMetadata": True,  # the page sets the browser's time zone as an attribute
         },
         "roomConfig": {
             "emptyTimeout": settings.ROOM_EMPTY_TIMEOUT_SECONDS,

@@ -47,6 +47,10 @@ class User(UserBase, table=True):
     email_normalized: str = Field(max_length=254, unique=True, index=True)
     password_hash: str = Field(max_length=255)
     created_at: datetime = Field(default_factory=utc_now)
+    memory_enabled: bool = False
+    """The agent starts each conversation knowing a summary of the recent ones (settings page)."""
+    push_to_talk: bool = False
+    """The agent hears the user only while they hold the talk button (settings page)."""
 
 
 class UserPublic(UserBase):

@@ -13,8 +13,10 @@ from sqlmodel import Field, SQLModel
 
 from voice_app.auth.models import utc_now
 
-MessageRole = Literal["user", "agent"]
-MessageSource = Literal["spoken", "typed"]
+MessageRole = Literal["user", "agent", "tool"]
+MessageSource = Literal["spoken", "typed", "call", "result"]
+"""A ``tool`` message is a tool call the agent made: its ``call`` (what the page showed while it
+ran) and its ``result``."""
 
 
 class Conversation(SQLModel, table=True):
@@ -29,7 +31,7 @@ class Conversation(SQLModel, table=True):
 
 
 class ConversationMessage(SQLModel, table=True):
-    """A final user or agent message (spoken transcript or typed chat)."""
+    """A final user or agent message (spoken transcript or typed chat), or a tool call's part."""
 
     __tablename__ = "conversation_message"  # pyright: ignore[reportAssignmentType] - SQLModel declares a declared_attr
 

@@ -82,7 +82,7 @@ def _message(row: TranscriptRow) -> rx.Component:
     is_user = row.role == "user"
     return rx.el.li(
         rx.flex(
-            rx.text(rx.cond(is_user, "You", "Agent"), weight="bold", size="2"),
+            rx.text(rx.match(row.role, ("user", "You"), ("tool", "Tool"), "Agent"), weight="bold", size="2"),
             rx.cond(row.source == "typed", rx.badge("typed", size="1", variant="outline")),
             rx.el.time(rx.text(row.time, size="1", color_scheme="gray"), date_time=row.time_iso),
             spacing="2",
@@ -96,7 +96,9 @@ def _message(row: TranscriptRow) -> rx.Component:
         max_width="85%",
         padding="0.5em 0.75em",
         border_radius="var(--radius-3)",
-        background=rx.cond(is_user, rx.color("accent", 3), rx.color("gray", 3)),
+        background=rx.match(
+            row.role, ("user", rx.color("accent", 3)), ("tool", rx.color("amber", 3)), rx.color("gray", 3)
+        ),
     )
 
 

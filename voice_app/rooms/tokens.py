@@ -69,7 +69,13 @@ def issue_participant_token(*, user: SignedInUser, room_name: str, settings: Set
         .with_ttl(timedelta(seconds=settings.TOKEN_TTL_SECONDS))
         .with_grants(
             api.VideoGrants(
-                room_join=True, room=room_name, can_publish=True, can_subscribe=True, can_publish_data=True
+                room_join=True,
+                room=room_name,
+                can_publish=True,
+                can_subscribe=True,
+                can_publish_data=True,
+                # the talk page sets the browser's time zone as a participant attribute (agent tools)
+                can_update_own_metadata=True,
             )
         )
         .with_room_config(room_configuration(user=user, settings=settings))

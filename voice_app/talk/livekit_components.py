@@ -12,7 +12,9 @@ From ``livekit_session.jsx`` (hooks that must run inside the room context):
   ``server_url`` with ``token`` (both from a Python event handler; no secret reaches the
   browser), turns the microphone on with LiveKit's pre-connect buffer, fails the agent after
   ``agent_timeout_ms`` if it has not joined, and sends ``outgoing_chat`` on ``lk.chat`` each
-  time its ``id`` changes. Setting ``connect`` to false leaves the room. Give it a ``key``
+  time its ``id`` changes. Once connected it sets the participant attribute
+  ``time_zone_attribute`` to the browser's IANA time zone (the agent's clock tool reads it).
+  Setting ``connect`` to false leaves the room. Give it a ``key``
   per conversation: one mounted instance is one LiveKit room. Events, each with one argument:
 
   - ``on_state_change({"stage", "agent_state", "llm_provider"})``: ``stage`` is ``connecting``,
@@ -29,6 +31,8 @@ From ``livekit_session.jsx`` (hooks that must run inside the room context):
     for logs only.
   - ``on_latency(message)``: each per-turn latency message the agent worker publishes on
     ``latency_topic`` (format: ``agent_worker/latency.py``).
+  - ``on_tool({"id", "name", "status", "text"})``: each report of a tool call the agent
+    publishes on ``tool_topic`` (format: ``agent_worker/tools/reporting.py``).
 
   The wire names (``latency_topic``, ``llm_provider_attribute``, ``agent_timeout_ms``) default
   to those of ``voice_app.protocol``, which the agent worker uses too.
@@ -133,11 +137,14 @@ class AgentSession(_SessionJsx):
     outgoing_chat: rx.Var[dict[str, Any]]
     latency_topic: rx.Var[str]
     llm_provider_attribute: rx.Var[str]
+    tool_topic: rx.Var[str]
+    time_zone_attribute: rx.Var[str]
 
     on_state_change: rx.EventHandler[passthrough_event_spec(dict[str, Any])]
     on_transcript: rx.EventHandler[passthrough_event_spec(list[dict[str, Any]])]
     on_error: rx.EventHandler[passthrough_event_spec(dict[str, Any])]
     on_latency: rx.EventHandler[passthrough_event_spec(dict[str, Any])]
+    on_tool: rx.EventHandler[passthrough_event_spec(dict[str, Any])]
     on_disconnected: rx.EventHandler[passthrough_event_spec(dict[str, Any])]
 
 
@@ -172,6 +179,8 @@ def agent_session(*children: rx.Component, **props: Any) -> rx.Component:
     props.setdefault("latency_topic", protocol.LATENCY_TOPIC)
     props.setdefault("llm_provider_attribute", protocol.LLM_PROVIDER_ATTRIBUTE)
     props.setdefault("agent_timeout_ms", protocol.AGENT_JOIN_TIMEOUT_SECONDS * 1000)
+    props.setdefault("tool_topic", protocol.TOOL_TOPIC)
+    props.setdefault("time_zone_attribute", protocol.TIME_ZONE_ATTRIBUTE)
     return AgentSession.create(*children, **props)
 
 

@@ -93,6 +93,8 @@ function SessionBridge({
   outgoingChat,
   latencyTopic,
   llmProviderAttribute,
+  toolTopic,
+  timeZoneAttribute,
   handlers,
 }) {
   const session = useSessionContext();
@@ -132,6 +134,11 @@ function SessionBridge({
         if (kind !== "cancelled") report(kind, error);
         return;
       }
+      if (timeZoneAttribute) {
+        // The agent's date-and-time tool answers in the browser's zone.
+        const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+        room.localParticipant.setAttributes({ [timeZoneAttribute]: timeZone }).catch(() => {});
+      }
       try {
         // The pre-connect buffer records what the user says before the agent has joined.
         await room.localParticipant.setMicrophoneEnabled(true, undefined, { preConnectBuffer: true });
@@ -151,7 +158,7 @@ function SessionBridge({
       cancelled = true;
       clearTimeout(timer);
     };
-  }, [connect, room, serverUrl, token, handlers]);
+  }, [connect, room, serverUrl, token, timeZoneAttribute, handlers]);
 
   const stage = stageOf(session.connectionState, agent.state);
   const llmProvider = agent.attributes?.[llmProviderAttribute] ?? "";
@@ -179,11 +186,13 @@ function SessionBridge({
       });
     };
     const onData = (payload, _participant, _kind, topic) => {
-      if (topic !== latencyTopic) return;
+      const handler =
+        topic === latencyTopic ? handlers.current.onLatency : topic === toolTopic ? handlers.current.onTool : null;
+      if (!handler) return;
       try {
-        handlers.current.onLatency?.(JSON.parse(new TextDecoder().decode(payload)));
+        handler(JSON.parse(new TextDecoder().decode(payload)));
       } catch {
-        // A malformed latency message is not worth interrupting the conversation for.
+        // A malformed latency or tool message is not worth interrupting the conversation for.
       }
     };
     room.on(RoomEvent.Disconnected, onDisconnected);
@@ -192,7 +201,7 @@ function SessionBridge({
       room.off(RoomEvent.Disconnected, onDisconnected);
       room.off(RoomEvent.DataReceived, onData);
     };
-  }, [room, latencyTopic, handlers]);
+  }, [room, latencyTopic, toolTopic, handlers]);
 
   // Transcript lines are keyed by segment: LiveKit sends each update of a spoken segment as a
   // new text stream with the same `lk.segment_id`. Only lines that changed are reported.
@@ -250,10 +259,13 @@ export function AgentSession({
   outgoingChat,
   latencyTopic,
   llmProviderAttribute,
+  toolTopic,
+  timeZoneAttribute,
   onStateChange,
   onTranscript,
   onError,
   onLatency,
+  onTool,
   onDisconnected,
   children,
 }) {
@@ -262,7 +274,7 @@ export function AgentSession({
     [serverUrl, token],
   );
   const session = useSession(tokenSource, { agentConnectTimeoutMilliseconds: agentTimeoutMs });
-  const handlers = useLatest({ onStateChange, onTranscript, onError, onLatency, onDisconnected });
+  const handlers = useLatest({ onStateChange, onTranscript, onError, onLatency, onTool, onDisconnected });
   return (
     <SessionProvider session={session}>
       <SessionBridge
@@ -272,6 +284,8 @@ export function AgentSession({
         outgoingChat={outgoingChat}
         latencyTopic={latencyTopic}
         llmProviderAttribute={llmProviderAttribute}
+        toolTopic={toolTopic}
+        timeZoneAttribute={timeZoneAttribute}
         handlers={handlers}
       />
       {children}

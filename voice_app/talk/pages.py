@@ -19,6 +19,7 @@ from voice_app import routes
 from voice_app.auth.guards import require_login
 from voice_app.layout import signed_in_frame
 from voice_app.talk import livekit_components as lk
+from voice_app.talk.push_to_talk import push_to_talk_button
 from voice_app.talk.state import CHAT_MESSAGE_MAX_CHARS, CaptionLine, TalkState, TurnLatency
 
 VISUALLY_HIDDEN: dict[str, Any] = {
@@ -154,7 +155,9 @@ def _offline_model_notice() -> rx.Component:
             rx.callout.icon(rx.icon("info")),
             rx.callout.text(
                 "You are talking to the small offline model (SmolLM2-135M on this computer's CPU): "
-                "it proves the pipeline, but its answers are short and often wrong. For a real model, "
+                "it proves the pipeline, but its answers are short and often wrong, and it is not given "
+                "the agent's tools (the date and time, your past conversations), which it cannot call "
+                "reliably. For a real model, "
                 "set OPENAI_API_KEY, or LLM_BASE_URL and LLM_MODEL for Ollama or vLLM, in the agent "
                 "worker's environment and restart it."
             ),
@@ -176,8 +179,27 @@ def _toggle(label: str, source: lk.TrackSource) -> rx.Component:
     )
 
 
+def _push_to_talk() -> rx.Component:
+    return rx.vstack(
+        push_to_talk_button(
+            id="push-to-talk",
+            on_error=TalkState.session_failed,
+            style={**TOGGLE_STYLE, "width": "100%", "justify_content": "center", "min_height": "3.5em"},
+        ),
+        rx.text(
+            "Push-to-talk is on: the agent hears you only while you hold the button or the space bar. ",
+            rx.link("Change it in Settings.", href=routes.SETTINGS),
+            size="2",
+            color_scheme="gray",
+        ),
+        width="100%",
+        spacing="2",
+    )
+
+
 def _controls() -> rx.Component:
     return rx.vstack(
+        rx.cond(TalkState.push_to_talk, _push_to_talk()),
         rx.flex(
             _toggle("Microphone", "microphone"),
             _toggle("Camera", "camera"),
@@ -229,6 +251,7 @@ def _media() -> rx.Component:
         on_transcript=TalkState.transcript_changed,
         on_error=TalkState.session_failed,
         on_latency=TalkState.latency_received,
+        on_tool=TalkState.tool_reported,
         on_disconnected=TalkState.session_disconnected,
     )
 
@@ -298,7 +321,8 @@ def _caption(line: CaptionLine) -> rx.Component:
     is_user = line.role == "user"
     return rx.box(
         rx.flex(
-            rx.text(rx.cond(is_user, "You", "Agent"), weight="bold", size="1"),
+            rx.text(rx.match(line.role, ("user", "You"), ("tool", "Tool"), "Agent"), weight="bold", size="1"),
+            rx.cond((line.role == "tool") & ~line.final, rx.spinner(size="1")),
             rx.cond(line.source == "typed", rx.badge("typed", size="1", variant="outline")),
             spacing="2",
             align="center",
@@ -314,7 +338,9 @@ def _caption(line: CaptionLine) -> rx.Component:
         max_width="85%",
         padding="0.5em 0.75em",
         border_radius="var(--radius-3)",
-        background=rx.cond(is_user, rx.color("accent", 3), rx.color("gray", 3)),
+        background=rx.match(
+            line.role, ("user", rx.color("accent", 3)), ("tool", rx.color("amber", 3)), rx.color("gray", 3)
+        ),
     )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -25,6 +25,7 @@ from sqlmodel import Session
 from voice_app.auth import service as auth_service
 from voice_app.auth.state import AuthState
 from voice_app.db import get_engine
+from voice_app.memory.preferences import get_preferences
 from voice_app.protocol import AGENT_JOIN_TIMEOUT_SECONDS, LATENCY_MESSAGE_TYPE, MICROPHONE_ERRORS
 from voice_app.rooms.service import LiveKitUnavailable, agent_dispatch_status, issue_token_for_room
 from voice_app.settings import get_settings
@@ -35,6 +36,7 @@ AGENT_BUSY_CHECK_SECONDS = 4
 """How long the page waits, connected without an agent, before asking whether a worker took the job."""
 
 CHAT_MESSAGE_MAX_CHARS = 2000
+TOOL_TEXT_MAX_CHARS = 600
 
 
 StageColor = Literal["gray", "amber", "grass", "blue", "violet", "orange", "red"]
@@ -159,6 +161,12 @@ PROBLEMS: dict[str, Problem] = {
         "Check your connection and send it again.",
         ends_session=False,
     ),
+    "push_to_talk_failed": Problem(
+        "The agent did not get your press",
+        "Push-to-talk could not reach the agent, so it may not have heard you. Hold the button again, "
+        "or type in the chat.",
+        ends_session=False,
+    ),
 }
 
 _SERVER_CLOSED_REASONS = {"ROOM_DELETED", "ROOM_CLOSED", "PARTICIPANT_REMOVED", "SERVER_SHUTDOWN"}
@@ -166,7 +174,11 @@ _SERVER_CLOSED_REASONS = {"ROOM_DELETED", "ROOM_CLOSED", "PARTICIPANT_REMOVED", 
 
 @dataclass
 class CaptionLine:
-    """One line of the live transcript: a spoken segment or a typed chat message."""
+    """One line of the live transcript: a spoken segment, a typed chat message, or a tool call.
+
+    A tool call (``role`` ``tool``) has a ``call`` line (not ``final`` while it runs) and then a
+    ``result`` line.
+    """
 
     id: str
     role: str
@@ -217,6 +229,8 @@ class TalkState(AuthState):
     camera_on: bool = False
     screen_share_on: bool = False
     outgoing_chat: dict[str, Any] = {"id": 0, "text": ""}
+    push_to_talk: bool = False
+    """The user chose push-to-talk (settings page): the page shows the hold-to-talk button."""
 
     _chat_count: int = 0
 
@@ -260,6 +274,7 @@ class TalkState(AuthState):
         self.latencies = []
         self.camera_on = self.screen_share_on = False
         self.outgoing_chat = {"id": 0, "text": ""}
+        self.push_to_talk = False
         self._chat_count = 0
 
     def _report_problem(self, kind: str) -> None:
@@ -292,12 +307,14 @@ class TalkState(AuthState):
                 grant = await issue_token_for_room(
                     session=session, user=user, room_name=None, settings=get_settings()
                 )
+                push_to_talk = get_preferences(session=session, user_id=user.id).push_to_talk
         except LiveKitUnavailable:
             self._report_problem("livekit_unreachable")
             return
         self.server_url = grant.server_url
         self.livekit_token = grant.token
         self.room_name = grant.room
+        self.push_to_talk = push_to_talk
         self.connect = True
 
     @rx.event
@@ -372,16 +389,37 @@ class TalkState(AuthState):
     @rx.event
     def transcript_changed(self, changed: list[dict[str, Any]]) -> None:
         """Add new caption lines and update changed ones in place (a segment grows as it is spoken)."""
-        position = {line.id: index for index, line in enumerate(self.lines)}
-        lines = list(self.lines)
-        for item in changed:
-            line = CaptionLine(
+        self._put_lines(
+            CaptionLine(
                 id=str(item.get("id", "")),
                 role="user" if item.get("role") == "user" else "agent",
                 source="typed" if item.get("source") == "typed" else "spoken",
                 text=str(item.get("text", "")),
                 final=bool(item.get("final", False)),
             )
+            for item in changed
+        )
+
+    @rx.event
+    def tool_reported(self, report: dict[str, Any]) -> None:
+        """A tool call of the agent: shown while it runs ("Looking through…"), then its result."""
+        call_id = f"tool-{report.get('id', '')}"
+        text = str(report.get("text", ""))[:TOOL_TEXT_MAX_CHARS]
+        if report.get("status") == "running":
+            self._put_lines([CaptionLine(id=call_id, role="tool", source="call", text=text, final=False)])
+            return
+        call = next((line for line in self.lines if line.id == call_id), None)
+        finished = [CaptionLine(id=f"{call_id}-result", role="tool", source="result", text=text, final=True)]
+        if call is not None:
+            finished.insert(
+                0, CaptionLine(id=call_id, role="tool", source="call", text=call.text, final=True)
+            )
+        self._put_lines(finished)
+
+    def _put_lines(self, changed: Iterable[CaptionLine]) -> None:
+        position = {line.id: index for index, line in enumerate(self.lines)}
+        lines = list(self.lines)
+        for line in changed:
             if line.id in position:
                 lines[position[line.id]] = line
             else:
