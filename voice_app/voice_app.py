@@ -10,6 +10,7 @@ from voice_app.history import pages as history_pages
 from voice_app.history.state import DETAIL_ROUTE, HistoryState
 from voice_app.models import __all__ as _tables  # noqa: F401 - registers every table for Alembic
 from voice_app.rooms.livekit_client import livekit_client_lifespan
+from voice_app.security.middleware import add_security_headers, limit_request_bodies
 from voice_app.talk import pages as talk_pages
 from voice_app.talk.state import TalkState
 
@@ -20,7 +21,8 @@ def index() -> rx.Component:
 
 
 app = rx.App(
-    api_transformer=serve_api_beside,
+    # Applied in order, each wrapping the last: the security headers also reach the 413s.
+    api_transformer=[serve_api_beside, limit_request_bodies, add_security_headers],
     head_components=[rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")],
 )
 app.register_lifespan_task(livekit_client_lifespan)

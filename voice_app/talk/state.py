@@ -25,7 +25,12 @@ from sqlmodel import Session
 from voice_app.auth import service as auth_service
 from voice_app.auth.state import AuthState
 from voice_app.db import get_engine
-from voice_app.rooms.service import LiveKitUnavailable, agent_dispatch_status, issue_token_for_room
+from voice_app.rooms.service import (
+    LimitExceeded,
+    LiveKitUnavailable,
+    agent_dispatch_status,
+    issue_token_for_room,
+)
 from voice_app.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -87,6 +92,11 @@ PROBLEMS: dict[str, Problem] = {
     "agents_busy": Problem(
         "All agents are busy",
         "Every agent is in another conversation right now. Try again in a minute.",
+        ends_session=True,
+    ),
+    "limit_reached": Problem(
+        "Too many conversations",
+        "This account reached its limit of conversations for now. Wait a little, then press Try again.",
         ends_session=True,
     ),
     "agent_left": Problem(
@@ -217,6 +227,8 @@ class TalkState(AuthState):
     connect: bool = False
     """While true the session component joins (or stays in) the room; End and fatal problems clear it."""
     problem: str = ""
+    limit_detail: str = ""
+    """The backend's own sentence when a per-user limit refused the conversation."""
     lines: list[CaptionLine] = []
     latencies: list[TurnLatency] = []
     camera_on: bool = False
@@ -248,6 +260,8 @@ class TalkState(AuthState):
     @rx.var
     def problem_message(self) -> str:
         """What happened and what to do about it, or empty."""
+        if self.problem == "limit_reached" and self.limit_detail:
+            return self.limit_detail
         return PROBLEMS[self.problem].message if self.problem in PROBLEMS else ""
 
     @rx.var
@@ -299,6 +313,10 @@ class TalkState(AuthState):
                 )
         except LiveKitUnavailable:
             self._report_problem("livekit_unreachable")
+            return
+        except LimitExceeded as limit:
+            self.limit_detail = limit.detail
+            self._report_problem("limit_reached")
             return
         self.server_url = grant.server_url
         self.livekit_token = grant.token
