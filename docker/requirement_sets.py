@@ -41,6 +41,7 @@ SETS: dict[str, frozenset[str]] = {
             "httpx",
             "psycopg",
             "redis",
+            "limits",
             "livekit-api",
             "pyjwt",
             "protobuf",
