@@ -120,8 +120,17 @@ class Backend:
 def backend(
     tmp_path_factory: pytest.TempPathFactory, livekit_server: LiveKitServer, database_url: str
 ) -> Iterator[Backend]:
-    """The backend shared by the session, on the shared livekit-server and database."""
-    server = Backend(tmp_path_factory.mktemp("backend"), livekit_server, database_url=database_url).start()
+    """The backend shared by the session, on the shared livekit-server and database.
+
+    Its token rate is raised: the burst test (`test_api_under_load`) sends 128 token requests for
+    one user in seconds. The limits are tested at their defaults on backends of their own.
+    """
+    server = Backend(
+        tmp_path_factory.mktemp("backend"),
+        livekit_server,
+        {"TOKEN_REQUESTS_PER_MINUTE": "100000"},
+        database_url=database_url,
+    ).start()
     yield server
     server.stop()
 
