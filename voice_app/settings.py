@@ -111,6 +111,8 @@ class Settings(BaseSettings):
     """Request bodies above this are refused with 413 before anything reads them."""
     CSP_EXTRA_CONNECT_SRC: str = ""
     """Space-separated extra `connect-src` sources for the pages' Content-Security-Policy."""
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """The backend's own log level (the app's records and its libraries'), secrets masked."""
 
     @property
     def is_production(self) -> bool:

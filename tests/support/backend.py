@@ -63,6 +63,7 @@ class Backend:
         extra_env: dict[str, str] | None = None,
         *,
         database_url: str | None = None,
+        loglevel: str = "info",
     ) -> None:
         self.port = free_port()
         self.database_url = database_url or new_database(workdir)
@@ -87,11 +88,16 @@ class Backend:
                 "--backend-port",
                 str(self.port),
                 "--loglevel",
-                "info",
+                loglevel,
             ],
             log_dir=workdir,
             env=tool_env(self.env),
         )
+
+    def log(self) -> str:
+        """Everything the backend logged so far."""
+        path = self._process.log_path
+        return path.read_text(errors="replace") if path.exists() else ""
 
     @property
     def base_url(self) -> str:

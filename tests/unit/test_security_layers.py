@@ -3,6 +3,8 @@ headers, and the dev server's headers plugin. Pure logic and in-process ASGI app
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from pydantic import ValidationError
 from reflex_base.compiler import templates
@@ -12,6 +14,7 @@ from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from voice_app.logs import MASK, MaskSecrets, known_secrets
 from voice_app.security.body_limit import BodySizeLimitMiddleware
 from voice_app.security.dev_server_headers import ViteConfigError, add_headers_plugin
 from voice_app.security.headers import API_CSP, SecurityHeadersMiddleware, page_csp
@@ -133,3 +136,24 @@ def test_the_dev_server_config_gets_the_headers_plugin_first() -> None:
 def test_a_changed_vite_template_fails_loudly() -> None:
     with pytest.raises(ViteConfigError):
         add_headers_plugin("export default {}")
+
+
+def test_log_lines_never_show_the_secrets_the_backend_holds() -> None:
+    production = settings(
+        **{**PRODUCTION, "DATABASE_URL": "postgresql+psycopg://app:db-pass-1234@db/app"},
+        REDIS_URL="redis://:redis-pass-5678@redis:6379/0",
+    )
+    record = logging.LogRecord(
+        "aiohttp",
+        logging.DEBUG,
+        __file__,
+        1,
+        "connecting with %s to %s",
+        (production.LIVEKIT_API_SECRET, production.DATABASE_URL),
+        None,
+    )
+
+    MaskSecrets(known_secrets(production)).filter(record)
+
+    assert record.getMessage() == f"connecting with {MASK} to postgresql+psycopg://app:{MASK}@db/app"
+    assert known_secrets(production) == [production.LIVEKIT_API_SECRET, "db-pass-1234", "redis-pass-5678"]

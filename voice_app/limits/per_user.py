@@ -68,23 +68,34 @@ class UserLimits:
         self._limiter = MovingWindowRateLimiter(storage)
         self._local_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
-    async def _count(self, item: RateLimitItem, kind: str, user_id: int, what: str) -> None:
-        if await self._limiter.hit(item, kind, str(user_id)):
-            return
-        stats = await self._limiter.get_window_stats(item, kind, str(user_id))
-        wait = max(1, math.ceil(stats.reset_time - time.time()))
-        raise LimitExceeded(
+    def _refusal(self, item: RateLimitItem, reset_time: float, what: str) -> LimitExceeded:
+        wait = max(1, math.ceil(reset_time - time.time()))
+        return LimitExceeded(
             f"You asked for {what} too often: at most {item.amount} a minute. Try again in {wait} seconds.",
             retry_after_seconds=wait,
         )
 
     async def count_token_request(self, user_id: int) -> None:
         """Count one token request; `LimitExceeded` when the user is over TOKEN_REQUESTS_PER_MINUTE."""
-        await self._count(self._token_requests, "tokens", user_id, "conversation passes")
+        item = self._token_requests
+        if not await self._limiter.hit(item, "tokens", str(user_id)):
+            stats = await self._limiter.get_window_stats(item, "tokens", str(user_id))
+            raise self._refusal(item, stats.reset_time, "conversation passes")
+
+    async def check_room_creation_rate(self, user_id: int) -> None:
+        """`LimitExceeded` when the user created ROOM_CREATIONS_PER_MINUTE rooms in the last minute.
+
+        Call it inside :meth:`room_creation_turn` and :meth:`count_room_creation` once the room
+        exists: only rooms really created count, and the turn keeps check and count together.
+        """
+        item = self._room_creations
+        stats = await self._limiter.get_window_stats(item, "rooms", str(user_id))
+        if stats.remaining <= 0:
+            raise self._refusal(item, stats.reset_time, "new conversations")
 
     async def count_room_creation(self, user_id: int) -> None:
-        """Count one room creation; `LimitExceeded` when the user is over ROOM_CREATIONS_PER_MINUTE."""
-        await self._count(self._room_creations, "rooms", user_id, "new conversations")
+        """Count a room the user has just created (see :meth:`check_room_creation_rate`)."""
+        await self._limiter.hit(self._room_creations, "rooms", str(user_id))
 
     def check_open_conversations(self, open_conversations: int) -> None:
         """`LimitExceeded` when a user with ``open_conversations`` may not open another one."""

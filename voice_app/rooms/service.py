@@ -143,8 +143,9 @@ async def ensure_room(
     it. LiveKit's CreateRoom is idempotent, so an owned room is re-created there when LiveKit
     has closed it in the meantime.
 
-    Each call counts as a room creation, and opening a room (new, or closed on LiveKit) is
-    refused while the user has CONVERSATIONS_PER_USER rooms open.
+    A room that is open on LiveKit is only looked up. Opening one (new, or closed on LiveKit)
+    counts against ROOM_CREATIONS_PER_MINUTE and is refused while the user has
+    CONVERSATIONS_PER_USER rooms open.
 
     Raises:
         InvalidRoomName: ``name`` breaks the naming rule.
@@ -156,12 +157,15 @@ async def ensure_room(
     """
     name = validate_room_name(name) if name is not None else generate_room_name(user.id)
     limits = get_user_limits()
-    await limits.count_room_creation(user.id)
     async with limits.room_creation_turn(user.id):
         open_rooms = await _open_rooms_of(user, settings)
-        if name not in open_rooms:
-            limits.check_open_conversations(len(open_rooms))
-        return await _open_room(session=session, user=user, name=name, settings=settings)
+        if name in open_rooms:
+            return _claim_room(session, user=user, name=name)
+        await limits.check_room_creation_rate(user.id)
+        limits.check_open_conversations(len(open_rooms))
+        opened = await _open_room(session=session, user=user, name=name, settings=settings)
+        await limits.count_room_creation(user.id)
+        return opened
 
 
 async def _open_room(
