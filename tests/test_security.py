@@ -4,12 +4,17 @@ the backend from a browser."""
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+
 import httpx
 import pytest
 
 from tests.factories import sign_in
 from tests.support.backend import Backend
-from tests.support.production import ProductionStack
+from tests.support.processes import REPO_ROOT, tool_env
+from tests.support.production import CADDY_HINT, ProductionStack
 from voice_app.security.headers import API_CSP
 
 pytestmark = pytest.mark.slow
@@ -125,3 +130,38 @@ def test_in_production_every_page_and_api_answer_carries_the_security_headers(
         assert f"connect-src 'self' {livekit_url} " in policy
     for answer in api_answers:
         assert answer.headers["content-security-policy"] == API_CSP, answer.request.url
+
+
+def headers_handlers(node: object) -> list[dict]:
+    """Every `headers` handler in Caddy's JSON config, wherever it is nested."""
+    if isinstance(node, dict):
+        found = [node] if node.get("handler") == "headers" else []
+        return found + [h for value in node.values() for h in headers_handlers(value)]
+    if isinstance(node, list):
+        return [h for item in node for h in headers_handlers(item)]
+    return []
+
+
+def test_the_https_profile_sends_hsts_on_every_answer() -> None:
+    caddy = shutil.which("caddy")
+    if caddy is None:
+        pytest.fail(CADDY_HINT)
+    adapted = subprocess.run(
+        [caddy, "adapt", "--config", "Caddyfile", "--adapter", "caddyfile"],
+        cwd=REPO_ROOT / "docker",
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+        env={**tool_env(), "APP_DOMAIN": "voice.example.com"},
+    )
+    site = json.loads(adapted.stdout)["apps"]["http"]["servers"]["srv0"]["routes"][0]["handle"][0]
+    first_route = site["routes"][0]  # no matcher: it applies to every request of the site
+
+    assert "match" not in first_route
+    hsts = [
+        h["response"]["set"]["Strict-Transport-Security"]
+        for h in headers_handlers(first_route)
+        if "Strict-Transport-Security" in h.get("response", {}).get("set", {})
+    ]
+    assert hsts == [["max-age=31536000; includeSubDomains"]]
