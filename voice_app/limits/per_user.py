@@ -14,6 +14,7 @@ every worker.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 import weakref
@@ -22,6 +23,7 @@ from contextlib import asynccontextmanager
 from functools import lru_cache
 
 import redis.asyncio
+import redis.exceptions
 from limits import RateLimitItem, RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
@@ -85,7 +87,7 @@ class UserLimits:
     async def check_room_creation_rate(self, user_id: int) -> None:
         """`LimitExceeded` when the user created ROOM_CREATIONS_PER_MINUTE rooms in the last minute.
 
-        Call it inside :meth:`room_creation_turn` and :meth:`count_room_creation` once the room
+        Call it inside :meth:`room_creation_turn`, and :meth:`count_room_creation` once the room
         exists: only rooms really created count, and the turn keeps check and count together.
         """
         item = self._room_creations
@@ -116,8 +118,16 @@ class UserLimits:
                 timeout=LOCK_TIMEOUT_SECONDS,
                 blocking_timeout=LOCK_TIMEOUT_SECONDS,
             )
-            async with lock:
+            if not await lock.acquire():
+                raise LimitExceeded(
+                    "Your other requests are still starting conversations. Try again in a few seconds.",
+                    retry_after_seconds=5,
+                )
+            try:
                 yield
+            finally:
+                with contextlib.suppress(redis.exceptions.LockError):
+                    await lock.release()  # expired already if a LiveKit call outlasted the timeout
             return
         lock = self._local_locks.get(user_id)
         if lock is None:
