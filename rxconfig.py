@@ -2,6 +2,7 @@
 
 import reflex as rx
 
+from voice_app.security.dev_server_headers import DevServerSecurityHeaders
 from voice_app.settings import get_settings
 
 settings = get_settings()
@@ -14,11 +15,12 @@ config = rx.Config(
     db_url=settings.DATABASE_URL,
     redis_url=settings.REDIS_URL,
     trusted_proxy_hops=settings.TRUSTED_PROXY_HOPS,
-    cors_allowed_origins=[origin.strip() for origin in settings.CORS_ALLOWED_ORIGINS.split(",")],
+    cors_allowed_origins=settings.cors_origins,
     telemetry_enabled=False,
     show_built_with_reflex=False,
     plugins=[
         rx.plugins.SitemapPlugin(),
         rx.plugins.RadixThemesPlugin(theme=rx.theme(appearance="inherit", accent_color="iris")),
+        DevServerSecurityHeaders(),
     ],
 )

@@ -407,6 +407,17 @@ REFUSALS = [
         id="backend-missing-secret",
     ),
     pytest.param(
+        "backend.sh",
+        {
+            "LIVEKIT_API_KEY": "prod-key",
+            "LIVEKIT_API_SECRET": "s" * 40,
+            "DATABASE_URL": "postgresql+psycopg://u:p@h/db",
+            "CORS_ALLOWED_ORIGINS": "https://voice.example.com,*",
+        },
+        ["CORS_ALLOWED_ORIGINS"],
+        id="backend-wildcard-origin",
+    ),
+    pytest.param(
         "migrate.sh",
         {"LIVEKIT_API_KEY": "devkey", "LIVEKIT_API_SECRET": "short-secret-value"},
         ["LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"],

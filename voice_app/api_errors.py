@@ -4,7 +4,7 @@ Every error is ``{"detail": "<sentence>"}``; a validation error (422) adds ``err
 per failing field. The exception handlers in `voice_app.api` build these models, routers list
 them with :func:`error_responses`, and :func:`document_errors` fixes what FastAPI documents by
 itself: its default 422 body (``detail`` as a list of objects, which this API never sends) and
-the 400 a body that is not UTF-8 gets.
+the 400 a body that is not UTF-8 gets and the 413 of a body over the size limit.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 NOT_SIGNED_IN = "No bearer token, or its session has expired or was signed out."
 BODY_NOT_DECODABLE = "The body could not be decoded: it is not UTF-8 JSON."
+BODY_TOO_LARGE = "The body is larger than the server accepts (MAX_REQUEST_BODY_BYTES); nothing was read."
 INVALID_REQUEST = "The body is not valid JSON or a field is invalid; `errors` names each field."
 
 
@@ -62,7 +63,8 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
     """Make an OpenAPI ``schema`` from FastAPI describe the error bodies this API really sends.
 
     Every 422 FastAPI added by default gets :class:`ValidationErrorResponse`, and every route
-    with a request body documents 400 (a body that is not UTF-8). Changes ``schema`` in place
+    with a request body documents 400 (a body that is not UTF-8) and 413 (a body over the size
+    limit, refused by `voice_app.security.body_limit`). Changes ``schema`` in place
     and returns it.
     """
     components = schema.setdefault("components", {}).setdefault("schemas", {})
@@ -85,6 +87,8 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
                 }
             if "requestBody" in operation and "400" not in responses:
                 responses["400"] = {"description": BODY_NOT_DECODABLE, "content": _json_body(ErrorResponse)}
+            if "requestBody" in operation and "413" not in responses:
+                responses["413"] = {"description": BODY_TOO_LARGE, "content": _json_body(ErrorResponse)}
             operation["responses"] = dict(sorted(responses.items()))
 
     still_used = json.dumps(schema.get("paths", {}))

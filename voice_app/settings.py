@@ -30,6 +30,12 @@ def livekit_key_problems(api_key: str, api_secret: str) -> list[str]:
     return problems
 
 
+def origin_of(url: str) -> str:
+    """The origin (scheme://host[:port]) of ``url``, as browsers send it in an Origin header."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 class Settings(BaseSettings):
     """Settings of the Reflex app process. Read through :func:`get_settings`."""
 
@@ -39,7 +45,7 @@ class Settings(BaseSettings):
 
     ENVIRONMENT: Literal["development", "production"] = "development"
     LOG_LEVEL: LogLevel = "INFO"
-    """The app's own log lines from this level; ``DEBUG`` also turns on the libraries' debug output."""
+    """Log lines from this level on stderr, secrets masked; ``DEBUG`` also the libraries' debug output."""
 
     DATABASE_URL: str = "sqlite:///voice_app.db"
 
@@ -93,9 +99,22 @@ class Settings(BaseSettings):
     API_URL: str = "http://localhost:8080"
     """Where the browser reaches this backend (Reflex's `api_url`)."""
     DEPLOY_URL: str = "http://localhost:3000"
-    CORS_ALLOWED_ORIGINS: str = "*"
+    CORS_ALLOWED_ORIGINS: str = ""
+    """Comma-separated origins (besides the app's own, DEPLOY_URL) whose pages may call the backend
+    with credentials. Empty: the app's own origin only (plus localhost in development)."""
     REDIS_URL: str | None = None
     """When set, Reflex keeps UI state in Redis so several backend workers can share it."""
+
+    CONVERSATIONS_PER_USER: int = Field(default=2, ge=1)
+    """Rooms one user may have open on LiveKit at once (each holds an agent job process)."""
+    ROOM_CREATIONS_PER_MINUTE: int = Field(default=5, ge=1)
+    """Rooms one user may create (or re-open) per minute, however many are open."""
+    TOKEN_REQUESTS_PER_MINUTE: int = Field(default=30, ge=1)
+    """LiveKit tokens one user may request per minute."""
+    MAX_REQUEST_BODY_BYTES: int = Field(default=65_536, ge=1024)
+    """Request bodies above this are refused with 413 before anything reads them."""
+    CSP_EXTRA_CONNECT_SRC: str = ""
+    """Space-separated extra `connect-src` sources for the pages' Content-Security-Policy."""
 
     @property
     def is_production(self) -> bool:
@@ -115,6 +134,21 @@ class Settings(BaseSettings):
             origins.append(f"{parts.scheme}://{parts.netloc}".lower())
         return tuple(dict.fromkeys(origins))
 
+    @property
+    def cors_origins(self) -> list[str]:
+        """Origins whose pages may call the backend with credentials (Reflex's `cors_allowed_origins`).
+
+        The app's own origin and the configured ones; in development also the frontend on
+        localhost and 127.0.0.1, so `make dev` works whichever name the browser uses.
+        """
+        origins = [origin_of(self.DEPLOY_URL)]
+        origins += [
+            origin.strip().rstrip("/") for origin in self.CORS_ALLOWED_ORIGINS.split(",") if origin.strip()
+        ]
+        if not self.is_production:
+            origins += [f"http://{host}:{self.FRONTEND_PORT}" for host in ("localhost", "127.0.0.1")]
+        return list(dict.fromkeys(origins))
+
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:
         if not self.is_production:
@@ -122,6 +156,8 @@ class Settings(BaseSettings):
         problems = livekit_key_problems(self.LIVEKIT_API_KEY, self.LIVEKIT_API_SECRET)
         if self.DATABASE_URL.startswith("sqlite"):
             problems.append("DATABASE_URL points at SQLite; production needs PostgreSQL")
+        if "*" in self.CORS_ALLOWED_ORIGINS:
+            problems.append("CORS_ALLOWED_ORIGINS contains '*'; list the origins that may call the backend")
         if problems:
             raise ValueError("refusing to start in production: " + "; ".join(problems))
         return self

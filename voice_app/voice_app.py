@@ -8,11 +8,12 @@ from voice_app.auth import pages as auth_pages
 from voice_app.auth.state import AuthState
 from voice_app.history import pages as history_pages
 from voice_app.history.state import DETAIL_ROUTE, HistoryState
-from voice_app.logs import configure_backend_logging
+from voice_app.logs import configure_backend_logging, known_secrets, log_level_lifespan
 from voice_app.models import __all__ as _tables  # noqa: F401 - registers every table for Alembic
 from voice_app.preferences import pages as preferences_pages
 from voice_app.preferences.state import PreferencesState
 from voice_app.rooms.livekit_client import livekit_client_lifespan
+from voice_app.security.middleware import add_security_headers, limit_request_bodies
 from voice_app.settings import get_settings
 from voice_app.talk import pages as talk_pages
 from voice_app.talk.state import TalkState
@@ -23,13 +24,16 @@ def index() -> rx.Component:
     return rx.center(rx.spinner(size="3"), height="100vh")
 
 
-configure_backend_logging(get_settings().LOG_LEVEL)
+settings = get_settings()
+configure_backend_logging(settings.LOG_LEVEL, known_secrets(settings))
 
 app = rx.App(
-    api_transformer=serve_api_beside,
+    # Applied in order, each wrapping the last: the security headers also reach the 413s.
+    api_transformer=[serve_api_beside, limit_request_bodies, add_security_headers],
     head_components=[rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")],
 )
 app.register_lifespan_task(livekit_client_lifespan)
+app.register_lifespan_task(log_level_lifespan)
 app.add_page(index, route=routes.HOME, title="voice-app", on_load=rx.redirect(routes.TALK, replace=True))
 app.add_page(
     auth_pages.signup_page,

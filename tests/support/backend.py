@@ -63,6 +63,7 @@ class Backend:
         extra_env: dict[str, str] | None = None,
         *,
         database_url: str | None = None,
+        loglevel: str = "info",
     ) -> None:
         self.port = free_port()
         self.database_url = database_url or new_database(workdir)
@@ -87,11 +88,16 @@ class Backend:
                 "--backend-port",
                 str(self.port),
                 "--loglevel",
-                "info",
+                loglevel,
             ],
             log_dir=workdir,
             env=tool_env(self.env),
         )
+
+    def log(self) -> str:
+        """Everything the backend logged so far."""
+        path = self._process.log_path
+        return path.read_text(errors="replace") if path.exists() else ""
 
     @property
     def base_url(self) -> str:
@@ -120,8 +126,17 @@ class Backend:
 def backend(
     tmp_path_factory: pytest.TempPathFactory, livekit_server: LiveKitServer, database_url: str
 ) -> Iterator[Backend]:
-    """The backend shared by the session, on the shared livekit-server and database."""
-    server = Backend(tmp_path_factory.mktemp("backend"), livekit_server, database_url=database_url).start()
+    """The backend shared by the session, on the shared livekit-server and database.
+
+    Its token rate is raised: the burst test (`test_api_under_load`) sends 128 token requests for
+    one user in seconds. The limits are tested at their defaults on backends of their own.
+    """
+    server = Backend(
+        tmp_path_factory.mktemp("backend"),
+        livekit_server,
+        {"TOKEN_REQUESTS_PER_MINUTE": "100000"},
+        database_url=database_url,
+    ).start()
     yield server
     server.stop()
 

@@ -21,6 +21,7 @@ from voice_app.rooms.names import RoomName
 from voice_app.rooms.service import (
     AgentDispatchStatus,
     InvalidRoomName,
+    LimitExceeded,
     LiveKitUnavailable,
     RoomNotFound,
     RoomNotOwned,
@@ -98,6 +99,7 @@ _ERRORS = error_responses(
         401: NOT_SIGNED_IN,
         403: ROOM_NOT_OWNED,
         422: "The body is not valid JSON, or a room name breaks the naming rule.",
+        429: "A per-user limit was reached (see the sentence); `Retry-After` says when to try again.",
         503: LIVEKIT_UNREACHABLE,
     }
 )
@@ -114,6 +116,12 @@ def _service_errors() -> Iterator[None]:
         raise HTTPException(status.HTTP_403_FORBIDDEN, ROOM_NOT_OWNED) from error
     except RoomNotFound as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, ROOM_NOT_FOUND) from error
+    except LimitExceeded as error:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            error.detail,
+            headers={"Retry-After": str(error.retry_after_seconds)},
+        ) from error
     except LiveKitUnavailable as error:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, LIVEKIT_UNREACHABLE) from error
 

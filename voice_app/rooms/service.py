@@ -11,6 +11,7 @@ one place.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Literal
 
@@ -19,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from voice_app.auth.models import SignedInUser
+from voice_app.limits.per_user import LimitExceeded, get_user_limits
 from voice_app.rooms.livekit_client import LiveKitUnavailable, call_livekit, get_livekit_api
 from voice_app.rooms.models import Room
 from voice_app.rooms.names import InvalidRoomName, generate_room_name, validate_room_name
@@ -28,6 +30,7 @@ from voice_app.settings import Settings
 __all__ = [
     "AgentDispatchStatus",
     "InvalidRoomName",
+    "LimitExceeded",
     "LiveKitUnavailable",
     "RoomNotFound",
     "RoomNotOwned",
@@ -101,6 +104,27 @@ async def _create_on_livekit(*, user: SignedInUser, name: str, settings: Setting
     await call_livekit(get_livekit_api(settings).room.create_room(request), settings=settings)
 
 
+async def _open_rooms_of(user: SignedInUser, settings: Settings) -> set[str]:
+    """Names of ``user``'s rooms LiveKit has open (each one an agent job, running or waiting).
+
+    Read from the owner LiveKit holds in each room's metadata: the backend writes it, and no
+    participant token can change it. Every open room is listed, which is cheap because the
+    per-user limits keep their number near the number of conversations the workers can hold.
+    """
+    listed = await call_livekit(
+        get_livekit_api(settings).room.list_rooms(api.ListRoomsRequest()), settings=settings
+    )
+    owned = set()
+    for room in listed.rooms:
+        try:
+            owner_id = json.loads(room.metadata or "{}").get("owner_id")
+        except (ValueError, AttributeError):
+            continue
+        if owner_id == user.id:
+            owned.add(room.name)
+    return owned
+
+
 async def ensure_room(
     *, session: Session, user: SignedInUser, name: str | None, settings: Settings
 ) -> tuple[Room, bool]:
@@ -110,14 +134,35 @@ async def ensure_room(
     it. LiveKit's CreateRoom is idempotent, so an owned room is re-created there when LiveKit
     has closed it in the meantime.
 
+    A room that is open on LiveKit is only looked up. Opening one (new, or closed on LiveKit)
+    counts against ROOM_CREATIONS_PER_MINUTE and is refused while the user has
+    CONVERSATIONS_PER_USER rooms open.
+
     Raises:
         InvalidRoomName: ``name`` breaks the naming rule.
         RoomNotOwned: another user owns ``name``.
+        LimitExceeded: the user created rooms too often or has too many open.
         LiveKitUnavailable: LiveKit did not answer in time or refused (a newly claimed name is
             released).
 
     """
     name = validate_room_name(name) if name is not None else generate_room_name(user.id)
+    limits = get_user_limits()
+    async with limits.room_creation_turn(user.id):
+        open_rooms = await _open_rooms_of(user, settings)
+        if name in open_rooms:
+            return _claim_room(session, user=user, name=name)
+        await limits.check_room_creation_rate(user.id)
+        limits.check_open_conversations(len(open_rooms))
+        opened = await _open_room(session=session, user=user, name=name, settings=settings)
+        await limits.count_room_creation(user.id)
+        return opened
+
+
+async def _open_room(
+    *, session: Session, user: SignedInUser, name: str, settings: Settings
+) -> tuple[Room, bool]:
+    """Claim ``name`` for ``user`` and create it on LiveKit (see `ensure_room`)."""
     room, created = _claim_room(session, user=user, name=name)
     try:
         await _create_on_livekit(user=user, name=name, settings=settings)
@@ -146,9 +191,11 @@ async def issue_token_for_room(
     Raises:
         InvalidRoomName: ``room_name`` breaks the naming rule.
         RoomNotOwned: another user owns ``room_name``.
+        LimitExceeded: the user asked for tokens too often, or a new room was refused (see `ensure_room`).
         LiveKitUnavailable: the room had to be created and LiveKit did not answer in time.
 
     """
+    await get_user_limits().count_token_request(user.id)
     owner_id = _find_owner(session, validate_room_name(room_name)) if room_name is not None else None
     if room_name is None or owner_id is None:
         room, _created = await ensure_room(session=session, user=user, name=room_name, settings=settings)

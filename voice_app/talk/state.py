@@ -27,7 +27,12 @@ from voice_app.auth.state import AuthState
 from voice_app.db import get_engine
 from voice_app.memory.preferences import get_preferences
 from voice_app.protocol import AGENT_JOIN_TIMEOUT_SECONDS, LATENCY_MESSAGE_TYPE, MICROPHONE_ERRORS
-from voice_app.rooms.service import LiveKitUnavailable, agent_dispatch_status, issue_token_for_room
+from voice_app.rooms.service import (
+    LimitExceeded,
+    LiveKitUnavailable,
+    agent_dispatch_status,
+    issue_token_for_room,
+)
 from voice_app.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -91,6 +96,11 @@ PROBLEMS: dict[str, Problem] = {
     "agents_busy": Problem(
         "All agents are busy",
         "Every agent is in another conversation right now. Try again in a minute.",
+        ends_session=True,
+    ),
+    "limit_reached": Problem(
+        "Too many conversations",
+        "This account reached its limit of conversations for now. Wait a little, then press Try again.",
         ends_session=True,
     ),
     "agent_left": Problem(
@@ -224,6 +234,8 @@ class TalkState(AuthState):
     connect: rx.Field[bool] = rx.field(False)
     """While true the session component joins (or stays in) the room; End and fatal problems clear it."""
     problem: str = ""
+    limit_detail: rx.Field[str] = rx.field("")
+    """The backend's own sentence when a per-user limit refused the conversation."""
     lines: rx.Field[list[CaptionLine]] = rx.field([])
     latencies: rx.Field[list[TurnLatency]] = rx.field([])
     camera_on: bool = False
@@ -257,6 +269,8 @@ class TalkState(AuthState):
     @rx.var
     def problem_message(self) -> str:
         """What happened and what to do about it, or empty."""
+        if self.problem == "limit_reached" and self.limit_detail:
+            return self.limit_detail
         return PROBLEMS[self.problem].message if self.problem in PROBLEMS else ""
 
     @rx.var
@@ -310,6 +324,10 @@ class TalkState(AuthState):
                 push_to_talk = get_preferences(session=session, user_id=user.id).push_to_talk
         except LiveKitUnavailable:
             self._report_problem("livekit_unreachable")
+            return
+        except LimitExceeded as limit:
+            self.limit_detail = limit.detail
+            self._report_problem("limit_reached")
             return
         self.server_url = grant.server_url
         self.livekit_token = grant.token

@@ -1,0 +1,1 @@
+"""Protections every response and request gets: security headers and a request-body size limit."""
