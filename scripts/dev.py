@@ -8,6 +8,8 @@ behind. If one program exits on its own, the others are stopped too and the exit
 
 Ports come from the environment (defaults: FRONTEND_PORT=3000, BACKEND_PORT=8080,
 LIVEKIT_PORT=7880, which also takes LIVEKIT_PORT+1/tcp and LIVEKIT_PORT+2/udp, INFERENCE_PORT=8090).
+The database defaults to ``.data/voice_app.db``: a hidden folder, so Reflex's reloader does not
+restart the backend each time the worker stores a message.
 """
 
 from __future__ import annotations

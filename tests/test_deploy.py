@@ -329,7 +329,7 @@ def test_every_pinned_requirement_is_installed_by_some_image_or_is_for_developme
 
 
 def test_the_build_context_carries_what_the_dockerfiles_copy_and_no_secrets(build_context: Path) -> None:
-    for forbidden in (".env", ".venv", ".tools", ".web", ".git", "voice_app.db", "tests"):
+    for forbidden in (".env", ".venv", ".tools", ".web", ".git", ".data", "tests"):
         assert not (build_context / forbidden).exists(), f"{forbidden} must not reach the images"
     assert (build_context / ".env.example").exists()
     for name in OUR_SERVICES.values():

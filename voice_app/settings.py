@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_LIVEKIT_API_KEY = "devkey"
 DEV_LIVEKIT_API_SECRET = "secret"  # noqa: S105 - the public key pair of `livekit-server --dev`
+DEV_DATABASE_URL = "sqlite:///.data/voice_app.db"
 
 
 def livekit_key_problems(api_key: str, api_secret: str) -> list[str]:
@@ -36,7 +37,10 @@ class Settings(BaseSettings):
 
     ENVIRONMENT: Literal["development", "production"] = "development"
 
-    DATABASE_URL: str = "sqlite:///voice_app.db"
+    DATABASE_URL: str = DEV_DATABASE_URL
+    """SQLAlchemy URL. The default keeps SQLite and its ``-wal``/``-shm`` files in the hidden
+    ``.data/`` folder, which Reflex's dev reloader does not watch: in the repository root every
+    stored message restarted the backend."""
 
     LIVEKIT_URL: str = "http://127.0.0.1:7880"
     """How the backend reaches the LiveKit server (RoomService calls)."""
