@@ -77,6 +77,16 @@ class AgentWorker:
         """Everything the worker logged so far."""
         return self._process.log_path.read_text(errors="replace") if self._process.log_path.exists() else ""
 
+    @property
+    def health_url(self) -> str:
+        """The worker's health endpoint (``WORKER_HTTP_PORT``)."""
+        return f"http://127.0.0.1:{self.env['WORKER_HTTP_PORT']}/"
+
+    def launch(self) -> AgentWorker:
+        """Start the process without waiting for anything (see :meth:`start`)."""
+        self._process.start()
+        return self
+
     def start(self) -> AgentWorker:
         """Start the worker and wait until it registered with livekit-server.
 
