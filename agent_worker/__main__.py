@@ -9,7 +9,8 @@ the local inference service (``python -m agent_worker.inference``), which must b
 
 The worker registers under ``AGENT_NAME``, so LiveKit only sends it rooms whose token asks for
 that agent in its room configuration (explicit dispatch). Its health endpoint (``GET /`` on
-``WORKER_HTTP_PORT``) answers 200 only once registered and not draining (``readiness.py``).
+``WORKER_HTTP_PORT``) answers 200 only once registered and not draining (``readiness.py``); a job
+process that dies mid-conversation is replaced by a new agent in the same room (``recovery.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from livekit.agents import cli
 from livekit.agents.worker import ServerEnvOption
 
 from agent_worker.load import InferenceLoad, WorkerLoad
-from agent_worker.readiness import ReadyAgentServer
+from agent_worker.recovery import RecoveringAgentServer
 from agent_worker.session import entrypoint, prewarm
 from agent_worker.settings import WorkerSettings, get_worker_settings
 
@@ -31,7 +32,7 @@ DEV_LOAD_THRESHOLD = 1.0
 """In ``dev`` the load is the conversation count alone, so "full" means ``MAX_CONVERSATIONS``."""
 
 
-def build_server(settings: WorkerSettings, *, dev_mode: bool) -> ReadyAgentServer:
+def build_server(settings: WorkerSettings, *, dev_mode: bool) -> RecoveringAgentServer:
     """The livekit-agents server for these settings, with our job entrypoint registered."""
     options: dict[str, int] = {}
     if settings.WORKER_HTTP_PORT is not None:
@@ -39,7 +40,7 @@ def build_server(settings: WorkerSettings, *, dev_mode: bool) -> ReadyAgentServe
     production = not dev_mode
     threshold = settings.WORKER_LOAD_THRESHOLD if production else DEV_LOAD_THRESHOLD
     inference = InferenceLoad(settings.LOCAL_INFERENCE_URL) if settings.runs_locally else None
-    server = ReadyAgentServer(
+    server = RecoveringAgentServer(
         ws_url=settings.LIVEKIT_URL,
         api_key=settings.LIVEKIT_API_KEY,
         api_secret=settings.LIVEKIT_API_SECRET,

@@ -23,10 +23,15 @@ replies are short, and a small local model's context (1,024 tokens per conversat
 
 @dataclass(frozen=True)
 class DispatchMetadata:
-    """What the backend put in the token's agent dispatch: ``{"display_name", "user_id"}``."""
+    """What the backend put in the token's agent dispatch: ``{"display_name", "user_id"}``.
+
+    ``resumed`` is set by the worker when it sends a new agent in place of a lost one
+    (``agent_worker/recovery.py``).
+    """
 
     display_name: str | None = None
     user_id: int | None = None
+    resumed: bool = False
 
     @classmethod
     def parse(cls, raw: str) -> DispatchMetadata:
@@ -44,6 +49,7 @@ class DispatchMetadata:
         return cls(
             display_name=name or None,
             user_id=int(user_id) if isinstance(user_id, int | str) and str(user_id).isdigit() else None,
+            resumed=data.get("resumed") is True,
         )
 
 
@@ -51,9 +57,13 @@ class VoiceAssistant(Agent):
     """The assistant the user talks to: short spoken answers, greets the user by name."""
 
     def __init__(
-        self, *, greeting: str, greeting_audio: asyncio.Future[list[rtc.AudioFrame] | None] | None = None
+        self,
+        *,
+        greeting: str,
+        greeting_audio: asyncio.Future[list[rtc.AudioFrame] | None] | None = None,
+        chat_ctx: llm.ChatContext | None = None,
     ) -> None:
-        super().__init__(instructions=prompts.INSTRUCTIONS)
+        super().__init__(instructions=prompts.INSTRUCTIONS, chat_ctx=chat_ctx)
         self._greeting = greeting
         self._greeting_audio = greeting_audio
 

@@ -34,18 +34,22 @@ def engine_for(database_url: str) -> Engine:
 class TranscriptStore:
     """The stored record of one conversation: a ``Conversation`` row and its messages."""
 
-    def __init__(self, engine: Engine, *, user_id: int, room_name: str, job_id: str) -> None:
+    def __init__(
+        self, engine: Engine, *, user_id: int, room_name: str, job_id: str, conversation_id: int | None = None
+    ) -> None:
         self._engine = engine
         self._user_id = user_id
         self._room_name = room_name
         self._job_id = job_id
-        self._conversation_id: int | None = None
+        self._conversation_id = conversation_id
+        """Given when the conversation goes on from a lost agent's (same history entry)."""
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transcripts")
         self._pending: set[asyncio.Future[None]] = set()
 
     def open(self) -> None:
         """Create the conversation row (queued before any message, so it exists first)."""
-        self._submit(self._insert_conversation)
+        if self._conversation_id is None:
+            self._submit(self._insert_conversation)
 
     def add(self, *, role: MessageRole, source: MessageSource, text: str, at: float) -> None:
         """Queue one final message; ``at`` is when it was said or typed (Unix time)."""

@@ -1,0 +1,89 @@
+"""The agent comes back by itself when its process dies in the middle of a conversation."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+
+import httpx
+import psutil
+import pytest
+
+from tests.factories import sign_in
+from tests.support.voice_client import VoiceClient
+from tests.support.worker import AgentWorker, Deployment
+from tests.test_agent_worker import GREETING_TIMEOUT, REPLY_TIMEOUT, stored_conversations
+
+pytestmark = pytest.mark.slow
+
+BACK_WITHIN_SECONDS = 10
+
+
+@pytest.fixture(scope="module")
+def worker(isolated_deployment: Deployment) -> Iterator[AgentWorker]:
+    """The only worker of its own LiveKit, so every job (and every job sent again) comes here."""
+    started = isolated_deployment.worker("recovery").start()
+    yield started
+    started.stop()
+
+
+def job_process_in_room(worker: AgentWorker, livekit_port: int) -> psutil.Process:
+    """The worker's child process connected to LiveKit: the one running the conversation.
+
+    Idle job processes wait without a connection; the worker's main process holds its own.
+    """
+    for child in psutil.Process(worker.pid).children(recursive=True):
+        try:
+            if any(c.raddr and c.raddr.port == livekit_port for c in child.net_connections("tcp")):
+                return child
+        except psutil.Error:
+            continue
+    raise AssertionError("no job process is connected to LiveKit")
+
+
+async def test_a_killed_agent_is_replaced_and_goes_on_with_the_same_conversation(
+    isolated_deployment: Deployment, worker: AgentWorker
+) -> None:
+    livekit = isolated_deployment.livekit
+    with httpx.Client(base_url=isolated_deployment.backend.base_url, timeout=30) as api:
+        user = sign_in(api, display_name="Rosalind")
+        client = await VoiceClient.join(api, user)
+        try:
+            await client.wait_for("the greeting", lambda: client.agent_transcripts(), GREETING_TIMEOUT)
+            sent = await client.send_chat("My favourite colour is green.")
+            await client.wait_for("a reply", lambda: client.agent_transcripts(after=sent), REPLY_TIMEOUT)
+            await client.wait_for(
+                "the agent listening", lambda: client.agent_states[-1][1] == "listening", 30
+            )
+            first_agent = client.agent_identity
+
+            os.kill(job_process_in_room(worker, livekit.port).pid, signal.SIGKILL)
+            killed = time.monotonic()
+            back = await client.wait_for(
+                "a new agent speaking in the room",
+                lambda: client.agent_identity != first_agent and client.agent_transcripts(after=killed),
+                BACK_WITHIN_SECONDS + 20,
+            )
+            recovered_in = time.monotonic() - killed
+            assert "back" in back[0].text.lower()
+
+            sent = await client.send_chat("Thanks. Are you there?")
+            await client.wait_for(
+                "a reply from the new agent", lambda: client.agent_transcripts(after=sent), REPLY_TIMEOUT
+            )
+        finally:
+            await client.close()
+
+    def ended() -> bool:
+        conversations = stored_conversations(isolated_deployment.backend, user.user_id)
+        return bool(conversations) and all(c.ended_at is not None for c, _ in conversations)
+
+    await client.wait_for("the conversation being stored", ended, seconds=30)
+    conversations = stored_conversations(isolated_deployment.backend, user.user_id)
+    assert len(conversations) == 1, "the new agent started a new history entry"
+    said = [(m.role, m.text) for m in conversations[0][1]]
+    assert ("user", "My favourite colour is green.") in said
+    assert ("user", "Thanks. Are you there?") in said
+    assert recovered_in < BACK_WITHIN_SECONDS, f"the agent came back after {recovered_in:.1f} s"
