@@ -8,7 +8,6 @@ import time
 from collections.abc import Iterator
 
 import httpx
-import psutil
 import pytest
 
 from tests.factories import sign_in
@@ -29,20 +28,6 @@ def worker(isolated_deployment: Deployment) -> Iterator[AgentWorker]:
     started.stop()
 
 
-def job_process_in_room(worker: AgentWorker, livekit_port: int) -> psutil.Process:
-    """The worker's child process connected to LiveKit: the one running the conversation.
-
-    Idle job processes wait without a connection; the worker's main process holds its own.
-    """
-    for child in psutil.Process(worker.pid).children(recursive=True):
-        try:
-            if any(c.raddr and c.raddr.port == livekit_port for c in child.net_connections("tcp")):
-                return child
-        except psutil.Error:
-            continue
-    raise AssertionError("no job process is connected to LiveKit")
-
-
 async def test_a_killed_agent_is_replaced_and_goes_on_with_the_same_conversation(
     isolated_deployment: Deployment, worker: AgentWorker
 ) -> None:
@@ -59,7 +44,7 @@ async def test_a_killed_agent_is_replaced_and_goes_on_with_the_same_conversation
             )
             first_agent = client.agent_identity
 
-            os.kill(job_process_in_room(worker, livekit.port).pid, signal.SIGKILL)
+            os.kill(worker.job_process_in_room(livekit.port).pid, signal.SIGKILL)
             killed = time.monotonic()
             back = await client.wait_for(
                 "a new agent speaking in the room",

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Protocol
 
+import psutil
 import pytest
 
 from tests.support.backend import Backend
@@ -110,6 +111,19 @@ class AgentWorker:
             self.stop()
             raise RuntimeError(f"agent worker did not register:\n{self._process.log_tail(60)}") from error
         return self
+
+    def job_process_in_room(self, livekit_port: int) -> psutil.Process:
+        """The child process connected to LiveKit: the one running a conversation.
+
+        Idle job processes wait without a connection; the main process holds its own.
+        """
+        for child in psutil.Process(self.pid).children(recursive=True):
+            try:
+                if any(c.raddr and c.raddr.port == livekit_port for c in child.net_connections("tcp")):
+                    return child
+            except psutil.Error:
+                continue
+        raise AssertionError("no job process is connected to LiveKit")
 
     def terminate(self) -> None:
         """SIGTERM the main process only, as `docker stop` or Kubernetes do."""

@@ -24,7 +24,7 @@ From ``livekit_session.jsx`` (hooks that must run inside the room context):
   - ``on_error({"kind", "detail"})``: ``kind`` is one of ``token_expired``,
     ``token_rejected``, ``livekit_unreachable``, ``connect_failed``, ``microphone_denied``,
     ``microphone_missing``, ``microphone_busy``, ``microphone_failed``, ``agent_timeout``,
-    ``agent_left``, ``chat_failed``; ``detail`` is the library's message, for logs only.
+    ``agent_lost``, ``chat_failed``; ``detail`` is the library's message, for logs only.
   - ``on_latency(message)``: each per-turn latency message the agent worker publishes on
     ``latency_topic`` (format: ``agent_worker/latency.py``).
   - ``on_disconnected({"reason", "requested"})``: the room was left after having connected;
