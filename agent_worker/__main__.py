@@ -25,6 +25,7 @@ from agent_worker.load import InferenceLoad, WorkerLoad
 from agent_worker.recovery import RecoveringAgentServer
 from agent_worker.session import entrypoint, prewarm
 from agent_worker.settings import WorkerSettings, get_worker_settings
+from agent_worker.transcripts import FLUSH_TIMEOUT_SECONDS
 
 PROCESS_START_TIMEOUT_SECONDS = 30.0
 """A job process loads no model weights, but may start slowly on a busy 2-core machine."""
@@ -57,6 +58,8 @@ def build_server(settings: WorkerSettings, *, dev_mode: bool) -> RecoveringAgent
         ),
         drain_timeout=settings.DRAIN_TIMEOUT_SECONDS,
         initialize_process_timeout=PROCESS_START_TIMEOUT_SECONDS,
+        # a conversation that ends while the database is down keeps retrying its last messages
+        shutdown_process_timeout=FLUSH_TIMEOUT_SECONDS + 10,
         **options,
     )
     server.rtc_session(entrypoint, agent_name=settings.AGENT_NAME)

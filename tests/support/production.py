@@ -262,6 +262,18 @@ class PostgresServer:
             connection.execute(f'CREATE DATABASE "{self.database}"')
         return self
 
+    def pause(self) -> None:
+        """Stop the server (fast shutdown: clients are cut off), keeping its data and port."""
+        assert self._process is not None
+        self._process.signal(signal.SIGINT)
+        self._process.stop(timeout=15)
+
+    def resume(self) -> None:
+        """Start the paused server again on the same data and port."""
+        assert self._process is not None
+        self._process.start()
+        wait_until(lambda: self._connect("postgres").close() is None, timeout=30, what="PostgreSQL accepting")
+
     def stop(self) -> None:
         """Fast shutdown (SIGINT disconnects clients), then remove the cluster."""
         if self._process is not None:
