@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     CORS_ALLOWED_ORIGINS: str = "*"
     REDIS_URL: str | None = None
     """When set, Reflex keeps UI state in Redis so several backend workers can share it."""
+    REDIS_MAX_CONNECTIONS: int = Field(default=16, ge=1)
+    """Connections to Redis the login throttle may open per backend worker (its calls run on as
+    many threads, off the event loop)."""
 
     @property
     def is_production(self) -> bool:
