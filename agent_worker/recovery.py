@@ -11,7 +11,6 @@ job finds the conversation in the database and goes on with it (``agent_worker/r
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 
@@ -20,22 +19,9 @@ from livekit.agents import ipc
 from livekit.agents.job import RunningJobInfo
 
 from agent_worker.readiness import ReadyAgentServer
+from voice_app.rooms.agent_return import resumed_metadata
 
 logger = logging.getLogger(__name__)
-
-RESUMED_KEY = "resumed"
-"""Dispatch metadata key: this agent replaces one whose process died."""
-
-
-def resumed_metadata(metadata: str) -> str:
-    """The dispatch metadata of the lost job, marked as a resumed conversation."""
-    try:
-        data = json.loads(metadata) if metadata else {}
-    except json.JSONDecodeError:
-        data = {}
-    if not isinstance(data, dict):
-        data = {}
-    return json.dumps({**data, RESUMED_KEY: True})
 
 
 class AgentReplacer:
@@ -56,6 +42,12 @@ class AgentReplacer:
                 return False  # the room is gone
             if not any(p.kind == api.ParticipantInfo.Kind.STANDARD for p in listed.participants):
                 return False
+            # dispatch first: when the dead agent leaves, the backend (webhook) sees a new one on its way
+            await livekit.agent_dispatch.create_dispatch(
+                api.CreateAgentDispatchRequest(
+                    agent_name=lost.job.agent_name, room=room, metadata=resumed_metadata(lost.job.metadata)
+                )
+            )
             identity = lost.accept_arguments.identity
             if any(p.identity == identity for p in listed.participants):
                 try:
@@ -64,11 +56,6 @@ class AgentReplacer:
                     )
                 except api.TwirpError:
                     logger.debug("the lost agent had already left", exc_info=True)
-            await livekit.agent_dispatch.create_dispatch(
-                api.CreateAgentDispatchRequest(
-                    agent_name=lost.job.agent_name, room=room, metadata=resumed_metadata(lost.job.metadata)
-                )
-            )
         return True
 
 

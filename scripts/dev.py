@@ -135,8 +135,10 @@ def build_programs(env: dict[str, str]) -> list[Program]:
         "LOCAL_INFERENCE_URL": f"http://127.0.0.1:{inference_port}/v1",
         "PYTHONUNBUFFERED": "1",
     }
+    # the webhook tells the backend when an agent leaves a room, so a lost one can be sent again
     livekit_config = (
         f"port: {livekit_port}\nrtc:\n  tcp_port: {livekit_port + 1}\n  udp_port: {livekit_port + 2}\n"
+        f'webhook:\n  api_key: devkey\n  urls: ["http://127.0.0.1:{backend_port}/api/livekit/webhook"]\n'
     )
     return [
         Program(

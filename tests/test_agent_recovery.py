@@ -11,6 +11,10 @@ import httpx
 import pytest
 
 from tests.factories import sign_in
+from tests.support.backend import Backend
+from tests.support.inference import InferenceService
+from tests.support.livekit import LiveKitServer
+from tests.support.processes import free_port
 from tests.support.voice_client import VoiceClient
 from tests.support.worker import AgentWorker, Deployment
 from tests.test_agent_worker import GREETING_TIMEOUT, REPLY_TIMEOUT, stored_conversations
@@ -18,6 +22,8 @@ from tests.test_agent_worker import GREETING_TIMEOUT, REPLY_TIMEOUT, stored_conv
 pytestmark = pytest.mark.slow
 
 BACK_WITHIN_SECONDS = 10
+WORKER_LOST_BACK_WITHIN_SECONDS = 60
+"""A whole worker's agents stay listed in their rooms until LiveKit times them out (~20 s)."""
 
 
 @pytest.fixture(scope="module")
@@ -72,3 +78,69 @@ async def test_a_killed_agent_is_replaced_and_goes_on_with_the_same_conversation
     assert ("user", "My favourite colour is green.") in said
     assert ("user", "Thanks. Are you there?") in said
     assert recovered_in < BACK_WITHIN_SECONDS, f"the agent came back after {recovered_in:.1f} s"
+
+
+@pytest.fixture(scope="module")
+def webhooked_deployment(
+    tmp_path_factory: pytest.TempPathFactory, inference_service: InferenceService
+) -> Iterator[Deployment]:
+    """LiveKit sending its webhook to the backend, as `make dev` and compose set it up."""
+    workdir = tmp_path_factory.mktemp("webhooked")
+    port = free_port()
+    livekit = LiveKitServer(workdir, webhook_url=f"http://127.0.0.1:{port}/api/livekit/webhook").start()
+    try:
+        backend = Backend(workdir, livekit, port=port).start()
+        try:
+            yield Deployment(workdir, livekit, backend, inference_service)
+        finally:
+            backend.stop()
+    finally:
+        livekit.stop()
+
+
+async def test_a_whole_worker_lost_while_another_is_up_its_conversation_goes_on_there(
+    webhooked_deployment: Deployment,
+) -> None:
+    deployment = webhooked_deployment
+    first = deployment.worker("lost-first").start()
+    second: AgentWorker | None = None
+    try:
+        with httpx.Client(base_url=deployment.backend.base_url, timeout=30) as api:
+            user = sign_in(api, display_name="Barbara")
+            client = await VoiceClient.join(api, user)
+            try:
+                await client.wait_for("the greeting", lambda: client.agent_transcripts(), GREETING_TIMEOUT)
+                sent = await client.send_chat("Remember the word apple.")
+                await client.wait_for("a reply", lambda: client.agent_transcripts(after=sent), REPLY_TIMEOUT)
+                second = deployment.worker("lost-second").start()
+                lost_agent = client.agent_identity
+                os.killpg(first.pid, signal.SIGKILL)  # the worker and its job processes, as a lost machine
+                killed = time.monotonic()
+                back = await client.wait_for(
+                    "a new agent speaking",
+                    lambda: client.agent_identity != lost_agent and client.agent_transcripts(after=killed),
+                    WORKER_LOST_BACK_WITHIN_SECONDS,
+                )
+                sent = await client.send_chat("Are you still there?")
+                await client.wait_for("a reply", lambda: client.agent_transcripts(after=sent), REPLY_TIMEOUT)
+            finally:
+                await client.close()
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()
+    assert "back" in back[0].text.lower()
+    [(_conversation, messages)] = stored_conversations(deployment.backend, user.user_id)
+    said = [(m.role, m.text) for m in messages]
+    assert ("user", "Remember the word apple.") in said
+    assert ("user", "Are you still there?") in said
+
+
+def test_a_webhook_not_signed_by_livekit_is_refused(webhooked_deployment: Deployment) -> None:
+    response = httpx.post(
+        f"{webhooked_deployment.backend.base_url}/api/livekit/webhook",
+        content='{"event": "participant_left"}',
+        headers={"authorization": "not-a-token", "content-type": "application/webhook+json"},
+    )
+    assert response.status_code == 401
+    assert response.json() == {"detail": "The webhook is not signed with this server's LiveKit key."}

@@ -19,6 +19,7 @@ from voice_app import health
 from voice_app.api_errors import ErrorResponse, FieldError, ValidationErrorResponse, document_errors
 from voice_app.auth import api as auth_api
 from voice_app.rooms import api as rooms_api
+from voice_app.rooms import webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ def create_api() -> FastAPI:
     api.include_router(rooms_api.router)
     api.include_router(auth_api.router)
     api.include_router(health.router)
+    api.include_router(webhooks.router)
 
     generate_openapi = api.openapi
 

@@ -63,8 +63,9 @@ class Backend:
         extra_env: dict[str, str] | None = None,
         *,
         database_url: str | None = None,
+        port: int | None = None,
     ) -> None:
-        self.port = free_port()
+        self.port = port or free_port()
         self.database_url = database_url or new_database(workdir)
         self.env = {
             **livekit.env(),

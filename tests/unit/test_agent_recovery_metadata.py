@@ -8,8 +8,8 @@ import pytest
 
 from agent_worker import prompts
 from agent_worker.agent import DispatchMetadata
-from agent_worker.recovery import resumed_metadata
 from agent_worker.resume import EarlierConversation
+from voice_app.rooms.agent_return import resumed_metadata
 
 
 def test_the_replacement_keeps_who_the_user_is_and_is_marked_resumed() -> None:
