@@ -114,7 +114,7 @@ async def test_a_whole_worker_lost_while_another_is_up_its_conversation_goes_on_
                 await client.wait_for("a reply", lambda: client.agent_transcripts(after=sent), REPLY_TIMEOUT)
                 second = deployment.worker("lost-second").start()
                 lost_agent = client.agent_identity
-                os.killpg(first.pid, signal.SIGKILL)  # the worker and its job processes, as a lost machine
+                first.kill_with_its_jobs()
                 killed = time.monotonic()
                 back = await client.wait_for(
                     "a new agent speaking",

@@ -4,6 +4,7 @@ OpenAI key in its environment)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -124,6 +125,17 @@ class AgentWorker:
             except psutil.Error:
                 continue
         raise AssertionError("no job process is connected to LiveKit")
+
+    def kill_with_its_jobs(self) -> None:
+        """SIGKILL the worker and every process it started, as when its machine is lost.
+
+        Job processes live outside the worker's process group (livekit-agents' forkserver), so
+        they are found by parentage and killed first; an orphaned job would otherwise go on.
+        """
+        main = psutil.Process(self.pid)
+        for process in [*main.children(recursive=True), main]:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
 
     def terminate(self) -> None:
         """SIGTERM the main process only, as `docker stop` or Kubernetes do."""
