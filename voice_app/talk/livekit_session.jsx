@@ -47,9 +47,9 @@ const ATTRIBUTE_CHANGES = [RoomEvent.ParticipantAttributesChanged];
 function useAgentStateAfterLoss(room, agent) {
   const remotes = useRemoteParticipants({ room, updateOnlyOn: ATTRIBUTE_CHANGES });
   const lost = agent.state === "failed" && agent.failureReasons.some((reason) => AGENT_LEFT.test(reason));
-  if (!lost) return { state: agent.state, lost: false };
+  if (!lost) return agent.state;
   const replacement = remotes.find((participant) => participant.kind === ParticipantKind.AGENT);
-  return { state: replacement?.attributes?.[AGENT_STATE] ?? "", lost: !replacement };
+  return replacement?.attributes?.[AGENT_STATE] ?? "";
 }
 
 /** The latest props, readable from long-lived listeners without re-subscribing them. */
@@ -169,14 +169,14 @@ function SessionBridge({ serverUrl, token, connect, outgoingChat, latencyTopic, 
     };
   }, [connect, room, serverUrl, token, handlers]);
 
-  const current = useAgentStateAfterLoss(room, agent);
-  const stage = stageOf(session.connectionState, current.state);
+  const agentState = useAgentStateAfterLoss(room, agent);
+  const stage = stageOf(session.connectionState, agentState);
   const llmProvider = agent.attributes?.["voice-app.llm"] ?? "";
   useEffect(() => {
     if (stage !== "disconnected") {
-      handlers.current.onStateChange?.({ stage, agent_state: current.state, llm_provider: llmProvider });
+      handlers.current.onStateChange?.({ stage, agent_state: agentState, llm_provider: llmProvider });
     }
-  }, [stage, current.state, llmProvider, handlers]);
+  }, [stage, agentState, llmProvider, handlers]);
 
   // A lost agent is reported as such (a new one is on its way); Python gives up if none comes.
   const failure = agent.state === "failed" ? agent.failureReasons.join(" ") : "";
