@@ -13,6 +13,7 @@ import logging
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Request, Response, status
 from livekit import api
 
+from voice_app.api_errors import error_responses
 from voice_app.rooms.agent_return import return_agent_if_lost
 from voice_app.settings import Settings, get_settings
 
@@ -33,16 +34,17 @@ async def _return_agent(room_name: str, settings: Settings) -> None:
 @router.post(
     "/livekit/webhook",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={401: {"description": INVALID_SIGNATURE}},
+    responses=error_responses({401: INVALID_SIGNATURE}),
     summary="LiveKit webhook (called by livekit-server)",
 )
 async def livekit_webhook(request: Request, background: BackgroundTasks) -> Response:
     """Verify a LiveKit webhook; when an agent left a room, check whether it must come back."""
     settings = get_settings()
     receiver = api.WebhookReceiver(api.TokenVerifier(settings.LIVEKIT_API_KEY, settings.LIVEKIT_API_SECRET))
+    body = await request.body()
     try:
-        event = receiver.receive((await request.body()).decode(), request.headers.get("authorization", ""))
-    except Exception:
+        event = receiver.receive(body.decode(), request.headers.get("authorization", ""))
+    except Exception:  # not UTF-8, no or a wrong signature, a body that does not match its hash
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, INVALID_SIGNATURE) from None
     if event.event == "participant_left" and event.participant.kind == api.ParticipantInfo.Kind.AGENT:
         background.add_task(_return_agent, event.room.name, settings)
