@@ -543,6 +543,7 @@ class ProductionStack:
         config["rtc"]["udp_port"] = free_udp_port()
         assert self.redis is not None
         config["redis"]["address"] = f"127.0.0.1:{self.redis.port}"
+        config["webhook"]["urls"] = [f"http://127.0.0.1:{self.backend_port}/api/livekit/webhook"]
         config_path = self.workdir / "livekit.yaml"
         config_path.write_text(yaml.safe_dump(config))
         command = [find_livekit_server()]
