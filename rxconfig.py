@@ -2,10 +2,12 @@
 
 import reflex as rx
 
+from voice_app.db import ensure_sqlite_folder
 from voice_app.security.dev_server_headers import DevServerSecurityHeaders
 from voice_app.settings import get_settings
 
 settings = get_settings()
+ensure_sqlite_folder(settings.DATABASE_URL)  # `reflex db migrate` opens it with its own engine
 
 config = rx.Config(
     app_name="voice_app",

@@ -8,7 +8,9 @@ terminal without a room (``console --text`` needs no audio device). The offline 
 the local inference service (``python -m agent_worker.inference``), which must be running.
 
 The worker registers under ``AGENT_NAME``, so LiveKit only sends it rooms whose token asks for
-that agent in its room configuration (explicit dispatch).
+that agent in its room configuration (explicit dispatch). Its health endpoint (``GET /`` on
+``WORKER_HTTP_PORT``) answers 200 only once registered and not draining (``readiness.py``); a job
+process that dies mid-conversation is replaced by a new agent in the same room (``recovery.py``).
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from typing import Any
 from livekit.agents import cli
 from livekit.agents.worker import ServerEnvOption
 
-from agent_worker.load import ConversationServer, InferenceLoad, WorkerLoad
+from agent_worker.load import InferenceLoad, WorkerLoad
+from agent_worker.recovery import RecoveringAgentServer
 from agent_worker.session import entrypoint, prewarm
 from agent_worker.settings import WorkerSettings, get_worker_settings
+from agent_worker.transcripts import FLUSH_TIMEOUT_SECONDS
 from voice_app.logs import set_app_log_level
 
 PROCESS_START_TIMEOUT_SECONDS = 30.0
@@ -31,7 +35,7 @@ DEV_LOAD_THRESHOLD = 1.0
 """In ``dev`` the load is the conversation count alone, so "full" means ``MAX_CONVERSATIONS``."""
 
 
-def build_server(settings: WorkerSettings, *, dev_mode: bool) -> ConversationServer:
+def build_server(settings: WorkerSettings, *, dev_mode: bool) -> RecoveringAgentServer:
     """The livekit-agents server for these settings, with our job entrypoint registered."""
     options: dict[str, Any] = {}
     if settings.WORKER_HTTP_PORT is not None:
@@ -39,7 +43,7 @@ def build_server(settings: WorkerSettings, *, dev_mode: bool) -> ConversationSer
     production = not dev_mode
     threshold = settings.WORKER_LOAD_THRESHOLD if production else DEV_LOAD_THRESHOLD
     inference = InferenceLoad(settings.LOCAL_INFERENCE_URL) if settings.runs_locally else None
-    server = ConversationServer(
+    server = RecoveringAgentServer(
         max_conversations=settings.MAX_CONVERSATIONS,
         threshold=threshold,
         ws_url=settings.LIVEKIT_URL,
@@ -59,6 +63,8 @@ def build_server(settings: WorkerSettings, *, dev_mode: bool) -> ConversationSer
         drain_timeout=settings.DRAIN_TIMEOUT_SECONDS,
         initialize_process_timeout=PROCESS_START_TIMEOUT_SECONDS,
         log_level=settings.LOG_LEVEL,
+        # a conversation that ends while the database is down keeps retrying its last messages
+        shutdown_process_timeout=FLUSH_TIMEOUT_SECONDS + 10,
         **options,
     )
     server.rtc_session(entrypoint, agent_name=settings.AGENT_NAME)

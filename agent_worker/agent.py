@@ -34,10 +34,12 @@ class VoiceAssistant(Agent):
         tools: list[llm.FunctionTool] | None = None,
         remembered: str = "",
         push_to_talk: bool = False,
+        chat_ctx: llm.ChatContext | None = None,
     ) -> None:
         super().__init__(
             instructions=prompts.with_memory(prompts.INSTRUCTIONS, remembered),
             tools=list(tools or []),
+            chat_ctx=chat_ctx,
             # push-to-talk: the user's release ends the turn (see agent_worker/push_to_talk.py)
             turn_handling={"turn_detection": "manual"} if push_to_talk else NOT_GIVEN,
         )

@@ -37,6 +37,12 @@ def greeting(display_name: str | None) -> str:
     return "Hello! I'm your voice assistant. What can I do for you?"
 
 
+def resumed_greeting(display_name: str | None) -> str:
+    """What an agent that replaces a lost one says first (it has the conversation so far)."""
+    name = f" {display_name}" if display_name else ""
+    return f"Sorry{name}, I lost my connection for a moment. I'm back. Where were we?"
+
+
 def provider_failed(stage: str, *, falling_back: bool) -> str:
     """Chat notice when a remote stage stops working mid-conversation."""
     name = STAGE_NAMES.get(stage, stage)

@@ -39,6 +39,7 @@ from agent_worker.conversation_start import ConversationStart, load_conversation
 from agent_worker.latency import LatencyReporter
 from agent_worker.providers import STAGES, Pipeline, ProcessModels, build_pipeline, load_process_models
 from agent_worker.push_to_talk import enable_push_to_talk
+from agent_worker.resume import EarlierConversation, earlier_conversation
 from agent_worker.settings import WorkerSettings, get_worker_settings
 from agent_worker.tools import ToolContext, offered_tools
 from agent_worker.tools.reporting import ToolReporter
@@ -108,7 +109,7 @@ async def entrypoint(ctx: JobContext) -> None:
         audio_input=MICROPHONE,
         close_on_disconnect=True,
     )
-    greeting = prompts.greeting(metadata.display_name)
+    greeting = (prompts.resumed_greeting if metadata.resumed else prompts.greeting)(metadata.display_name)
 
     if ctx.is_fake_job():  # `console` mode: no room, no user record
         agent = VoiceAssistant(greeting=greeting, tools=tools)
@@ -126,7 +127,9 @@ async def entrypoint(ctx: JobContext) -> None:
         await _leave_unused_room(ctx, settings.USER_JOIN_TIMEOUT_SECONDS)
         return
     room_options.participant_identity = participant.identity
-    store = _open_transcripts(settings, ctx, participant, metadata)
+    user_id = _user_id(participant, metadata)
+    earlier = await _earlier_conversation(settings, ctx, user_id) if metadata.resumed else None
+    store = _open_transcripts(settings, ctx, user_id, earlier.conversation_id if earlier else None)
     observer = ConversationObserver(ctx, session, pipeline, store)
     observer.watch()
     tool_context.participant = participant
@@ -144,6 +147,7 @@ async def entrypoint(ctx: JobContext) -> None:
         tools=tools,
         remembered=start.remembered,
         push_to_talk=start.push_to_talk,
+        chat_ctx=earlier.chat_context() if earlier else None,
     )
     if start.push_to_talk:  # what was said before the agent joined was said outside a press
         room_options.audio_input = dataclasses.replace(MICROPHONE, pre_connect_audio=False)
@@ -205,19 +209,38 @@ async def answer_typed_message(session: AgentSession, event: room_io.TextInputEv
     session.generate_reply(user_input=message)
 
 
-def _open_transcripts(
-    settings: WorkerSettings,
-    ctx: JobContext,
-    participant: rtc.RemoteParticipant,
-    metadata: AgentDispatchMetadata,
-) -> TranscriptStore | None:
+def _user_id(participant: rtc.RemoteParticipant, metadata: AgentDispatchMetadata) -> int | None:
     # the identity is the user's id: the backend signed it into the token
-    user_id = int(participant.identity) if participant.identity.isdigit() else metadata.user_id
+    return int(participant.identity) if participant.identity.isdigit() else metadata.user_id
+
+
+async def _earlier_conversation(
+    settings: WorkerSettings, ctx: JobContext, user_id: int | None
+) -> EarlierConversation | None:
+    """The stored conversation a lost agent was having here; None (a new one) if unreadable."""
+    if user_id is None:
+        return None
+    try:
+        return await asyncio.to_thread(
+            earlier_conversation, engine_for(settings.DATABASE_URL), user_id=user_id, room_name=ctx.room.name
+        )
+    except Exception:
+        logger.warning("could not read the conversation so far; starting a new one", exc_info=True)
+        return None
+
+
+def _open_transcripts(
+    settings: WorkerSettings, ctx: JobContext, user_id: int | None, conversation_id: int | None
+) -> TranscriptStore | None:
     if user_id is None:
         logger.warning("participant is not an app user; the conversation will not be stored")
         return None
     store = TranscriptStore(
-        engine_for(settings.DATABASE_URL), user_id=user_id, room_name=ctx.room.name, job_id=ctx.job.id
+        engine_for(settings.DATABASE_URL),
+        user_id=user_id,
+        room_name=ctx.room.name,
+        job_id=ctx.job.id,
+        conversation_id=conversation_id,
     )
     store.open()
     return store

@@ -14,7 +14,12 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from voice_app.logs import LogLevel
-from voice_app.settings import DEV_LIVEKIT_API_KEY, DEV_LIVEKIT_API_SECRET, livekit_key_problems
+from voice_app.settings import (
+    DEV_DATABASE_URL,
+    DEV_LIVEKIT_API_KEY,
+    DEV_LIVEKIT_API_SECRET,
+    livekit_key_problems,
+)
 
 
 class WorkerSettings(BaseSettings):
@@ -29,7 +34,7 @@ class WorkerSettings(BaseSettings):
     LIVEKIT_API_KEY: str = DEV_LIVEKIT_API_KEY
     LIVEKIT_API_SECRET: str = DEV_LIVEKIT_API_SECRET
     AGENT_NAME: str = "voice-agent"
-    DATABASE_URL: str = "sqlite:///voice_app.db"
+    DATABASE_URL: str = DEV_DATABASE_URL
 
     OPENAI_API_KEY: str | None = Field(default=None, repr=False)
     """When set (and PIPELINE is auto or openai), STT, LLM and TTS run on OpenAI."""

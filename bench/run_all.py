@@ -17,6 +17,7 @@ ORDER = [
     "token_throughput",
     "agent_turns",
     "talk_page",
+    "recovery",
     "deploy_sizes",
     "startup",
 ]

@@ -8,6 +8,8 @@ behind. If one program exits on its own, the others are stopped too and the exit
 
 Ports come from the environment (defaults: FRONTEND_PORT=3000, BACKEND_PORT=8080,
 LIVEKIT_PORT=7880, which also takes LIVEKIT_PORT+1/tcp and LIVEKIT_PORT+2/udp, INFERENCE_PORT=8090).
+The database defaults to ``.data/voice_app.db``: a hidden folder, so Reflex's reloader does not
+restart the backend each time the worker stores a message.
 """
 
 from __future__ import annotations
@@ -133,8 +135,10 @@ def build_programs(env: dict[str, str]) -> list[Program]:
         "LOCAL_INFERENCE_URL": f"http://127.0.0.1:{inference_port}/v1",
         "PYTHONUNBUFFERED": "1",
     }
+    # the webhook tells the backend when an agent leaves a room, so a lost one can be sent again
     livekit_config = (
         f"port: {livekit_port}\nrtc:\n  tcp_port: {livekit_port + 1}\n  udp_port: {livekit_port + 2}\n"
+        f'webhook:\n  api_key: devkey\n  urls: ["http://127.0.0.1:{backend_port}/api/livekit/webhook"]\n'
     )
     return [
         Program(

@@ -377,9 +377,13 @@ async def test_sigterm_during_a_conversation_lets_it_finish_before_the_worker_ex
             client = await VoiceClient.join(api, user)
             try:
                 await client.wait_for("the greeting", lambda: client.agent_transcripts(), GREETING_TIMEOUT)
+                assert (await asyncio.to_thread(httpx.get, worker.health_url)).status_code == 200
                 worker.terminate()
                 await asyncio.sleep(3)
                 assert worker.running, "the worker exited while a conversation was running"
+                draining = await asyncio.to_thread(httpx.get, worker.health_url)
+                assert draining.status_code == 503, "a draining worker must leave the orchestrator's rotation"
+                assert "draining" in draining.text
                 sent = await client.send_chat("Are you still there?")
                 reply = await client.wait_for(
                     "a reply after SIGTERM", lambda: client.agent_transcripts(after=sent), REPLY_TIMEOUT

@@ -354,7 +354,7 @@ def test_every_image_installs_only_from_its_hashed_locks() -> None:
 
 
 def test_the_build_context_carries_what_the_dockerfiles_copy_and_no_secrets(build_context: Path) -> None:
-    for forbidden in (".env", ".venv", ".tools", ".web", ".git", "voice_app.db", "tests"):
+    for forbidden in (".env", ".venv", ".tools", ".web", ".git", ".data", "tests"):
         assert not (build_context / forbidden).exists(), f"{forbidden} must not reach the images"
     assert (build_context / ".env.example").exists()
     for name in OUR_SERVICES.values():

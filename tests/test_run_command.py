@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -111,3 +112,37 @@ def test_make_dev_starts_all_three_processes_and_ctrl_c_leaves_none_behind(tmp_p
         for process in leftovers:
             if process.is_running():
                 process.kill()
+
+
+RELOAD_PATHS_OF_DEV = """
+import json, pathlib, sys
+sys.path.insert(0, str(pathlib.Path.cwd()))  # as `reflex run` does, so the app's root is watched
+import rxconfig  # `reflex run` loads it first; it creates the database's folder
+from reflex.utils.exec import get_reload_paths
+from voice_app.settings import get_settings
+database = pathlib.Path(get_settings().DATABASE_URL.removeprefix("sqlite:///")).absolute()
+for suffix in ("-wal", "-shm"):  # what a second `make dev` finds from the first one's messages
+    pathlib.Path(f"{database}{suffix}").touch()
+print(json.dumps({"database": str(database), "watched": [str(p) for p in get_reload_paths()]}))
+"""
+
+
+def test_a_second_make_dev_does_not_reload_the_backend_when_messages_are_stored() -> None:
+    """The default SQLite file and its WAL files sit where Reflex's dev reloader does not look."""
+    env = tool_env()
+    env.pop("DATABASE_URL", None)
+    result = subprocess.run(
+        [str(REPO_ROOT / ".venv" / "bin" / "python"), "-c", RELOAD_PATHS_OF_DEV],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    database = Path(found["database"])
+    assert str(REPO_ROOT / "voice_app") in found["watched"]
+    for watched in map(Path, found["watched"]):
+        for written in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+            assert not written.is_relative_to(watched), f"{watched} is watched and holds {written.name}"

@@ -7,8 +7,10 @@ then a question spoken by espeak-ng, then silence. Each step leaves a screenshot
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
 import time
 import wave
 from collections.abc import Iterator
@@ -395,3 +397,32 @@ def test_when_the_connection_drops_the_page_says_so_and_try_again_starts_afresh(
         shots.take(page, "after-try-again")
     finally:
         worker.stop()
+
+
+AGENT_LOSS_NOTICED_MS = 5_000
+
+
+def test_when_the_agent_is_lost_the_page_says_so_and_a_new_one_goes_on_by_itself(
+    plain_page: Page,
+    app_server: AppServer,
+    agent_worker: AgentWorker,
+    livekit_server: LiveKitServer,
+    shots: Screenshots,
+) -> None:
+    page = plain_page
+    sign_in(page, app_server, registered_user(app_server, "Barbara"))
+    status = start_conversation(page, agent_worker)
+    agent_captions = page.locator('.caption[data-role="agent"]')
+    expect(agent_captions.first).to_contain_text("Barbara", timeout=AGENT_TIMEOUT_MS)
+    expect(status).to_have_text("Listening", timeout=AGENT_TIMEOUT_MS)
+
+    os.kill(agent_worker.job_process_in_room(livekit_server.port).pid, signal.SIGKILL)
+    problem = page.locator("#talk-problem")
+    expect(problem).to_contain_text("The agent was lost", timeout=AGENT_LOSS_NOTICED_MS)
+    expect(problem.get_by_role("button", name="Try again")).to_have_count(0)
+    shots.take(page, "agent-lost")
+
+    expect(agent_captions.filter(has_text="I'm back")).to_have_count(1, timeout=20_000)
+    expect(status).to_have_text(re.compile("Listening|Speaking"))
+    expect(problem).to_have_count(0)
+    shots.take(page, "new-agent-back")

@@ -21,6 +21,7 @@ from voice_app.auth import api as auth_api
 from voice_app.auth import browser_api
 from voice_app.auth.browser_session import CookieSessionOriginCheck
 from voice_app.rooms import api as rooms_api
+from voice_app.rooms import webhooks
 from voice_app.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ def create_api() -> FastAPI:
         settings=get_settings(),
         always_checked_prefix=browser_api.BROWSER_AUTH_PREFIX,
     )
+    api.include_router(webhooks.router)
 
     generate_openapi = api.openapi
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, make_url
 from sqlmodel import Session, create_engine
 
 POOL_KEPT_CONNECTIONS = 10
@@ -27,9 +28,22 @@ The wait blocks the backend's event loop; the worker's writes are short transact
 backend's hot path writes at most once a minute per session, so it is rare and brief."""
 
 
+def ensure_sqlite_folder(database_url: str) -> None:
+    """Create the folder of a SQLite file (the default ``.data/``); SQLite creates only the file."""
+    url = make_url(database_url)
+    database = url.database or ""
+    if (
+        url.get_backend_name() == "sqlite"
+        and database not in ("", ":memory:")
+        and not database.startswith("file:")
+    ):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
 def make_engine(database_url: str) -> Engine:
     """Create an engine for ``database_url`` with settings that suit several processes."""
     if database_url.startswith("sqlite"):
+        ensure_sqlite_folder(database_url)
         engine = create_engine(
             database_url,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_SECONDS},

@@ -48,6 +48,8 @@ class AgentDispatchMetadata:
 
     display_name: str | None = None
     user_id: int | None = None
+    resumed: bool = False
+    """Set when a new agent is sent in place of a lost one (``voice_app/rooms/agent_return.py``)."""
 
     def to_json(self) -> str:
         """The metadata string of a ``RoomAgentDispatch``."""
@@ -69,6 +71,7 @@ class AgentDispatchMetadata:
         return cls(
             display_name=name or None,
             user_id=int(user_id) if isinstance(user_id, int | str) and str(user_id).isdigit() else None,
+            resumed=data.get("resumed") is True,
         )
 
 

@@ -18,6 +18,7 @@ from voice_app.logs import LogLevel
 
 DEV_LIVEKIT_API_KEY = "devkey"
 DEV_LIVEKIT_API_SECRET = "secret"  # noqa: S105 - the public key pair of `livekit-server --dev`
+DEV_DATABASE_URL = "sqlite:///.data/voice_app.db"
 
 
 def livekit_key_problems(api_key: str, api_secret: str) -> list[str]:
@@ -47,7 +48,10 @@ class Settings(BaseSettings):
     LOG_LEVEL: LogLevel = "INFO"
     """Log lines from this level on stderr, secrets masked; ``DEBUG`` also the libraries' debug output."""
 
-    DATABASE_URL: str = "sqlite:///voice_app.db"
+    DATABASE_URL: str = DEV_DATABASE_URL
+    """SQLAlchemy URL. The default keeps SQLite and its ``-wal``/``-shm`` files in the hidden
+    ``.data/`` folder, which Reflex's dev reloader does not watch: in the repository root every
+    stored message restarted the backend."""
 
     LIVEKIT_URL: str = "http://127.0.0.1:7880"
     """How the backend reaches the LiveKit server (RoomService calls)."""
@@ -104,6 +108,9 @@ class Settings(BaseSettings):
     with credentials. Empty: the app's own origin only (plus localhost in development)."""
     REDIS_URL: str | None = None
     """When set, Reflex keeps UI state in Redis so several backend workers can share it."""
+    REDIS_MAX_CONNECTIONS: int = Field(default=16, ge=1)
+    """Connections to Redis the login throttle may open per backend worker (its calls run on as
+    many threads, off the event loop)."""
 
     CONVERSATIONS_PER_USER: int = Field(default=2, ge=1)
     """Rooms one user may have open on LiveKit at once (each holds an agent job process)."""

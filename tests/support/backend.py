@@ -64,8 +64,9 @@ class Backend:
         *,
         database_url: str | None = None,
         loglevel: str = "info",
+        port: int | None = None,
     ) -> None:
-        self.port = free_port()
+        self.port = port or free_port()
         self.database_url = database_url or new_database(workdir)
         self.env = {
             **livekit.env(),

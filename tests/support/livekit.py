@@ -33,7 +33,9 @@ def find_livekit_server() -> str:
 class LiveKitServer:
     """One livekit-server process; can be stopped and started again on the same ports."""
 
-    def __init__(self, workdir: Path, *, redis_address: str | None = None) -> None:
+    def __init__(
+        self, workdir: Path, *, redis_address: str | None = None, webhook_url: str | None = None
+    ) -> None:
         self.api_key = "test-key"
         self.api_secret = secrets.token_urlsafe(32)
         self.port = free_port()
@@ -41,6 +43,9 @@ class LiveKitServer:
         self.udp_port = free_udp_port()
         self.config_path = workdir / f"livekit-{self.port}.yaml"
         redis_block = f"redis:\n  address: {redis_address}\n" if redis_address else ""
+        webhook_block = (
+            f'webhook:\n  api_key: {self.api_key}\n  urls: ["{webhook_url}"]\n' if webhook_url else ""
+        )
         self.config_path.write_text(
             f"port: {self.port}\n"
             "bind_addresses: [127.0.0.1]\n"
@@ -52,6 +57,7 @@ class LiveKitServer:
             f"keys:\n  {self.api_key}: {self.api_secret}\n"
             "logging:\n  level: info\n"
             f"{redis_block}"
+            f"{webhook_block}"
         )
         self._process = ManagedProcess(
             f"livekit-server-{self.port}",

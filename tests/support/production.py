@@ -262,6 +262,18 @@ class PostgresServer:
             connection.execute(f'CREATE DATABASE "{self.database}"')
         return self
 
+    def pause(self) -> None:
+        """Stop the server (fast shutdown: clients are cut off), keeping its data and port."""
+        assert self._process is not None
+        self._process.signal(signal.SIGINT)
+        self._process.stop(timeout=15)
+
+    def resume(self) -> None:
+        """Start the paused server again on the same data and port."""
+        assert self._process is not None
+        self._process.start()
+        wait_until(lambda: self._connect("postgres").close() is None, timeout=30, what="PostgreSQL accepting")
+
     def stop(self) -> None:
         """Fast shutdown (SIGINT disconnects clients), then remove the cluster."""
         if self._process is not None:
@@ -531,6 +543,7 @@ class ProductionStack:
         config["rtc"]["udp_port"] = free_udp_port()
         assert self.redis is not None
         config["redis"]["address"] = f"127.0.0.1:{self.redis.port}"
+        config["webhook"]["urls"] = [f"http://127.0.0.1:{self.backend_port}/api/livekit/webhook"]
         config_path = self.workdir / "livekit.yaml"
         config_path.write_text(yaml.safe_dump(config))
         command = [find_livekit_server()]

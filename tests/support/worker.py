@@ -4,6 +4,7 @@ OpenAI key in its environment)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -15,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Protocol
 
+import psutil
 import pytest
 
 from tests.support.backend import Backend
@@ -77,6 +79,16 @@ class AgentWorker:
         """Everything the worker logged so far."""
         return self._process.log_path.read_text(errors="replace") if self._process.log_path.exists() else ""
 
+    @property
+    def health_url(self) -> str:
+        """The worker's health endpoint (``WORKER_HTTP_PORT``)."""
+        return f"http://127.0.0.1:{self.env['WORKER_HTTP_PORT']}/"
+
+    def launch(self) -> AgentWorker:
+        """Start the process without waiting for anything (see :meth:`start`)."""
+        self._process.start()
+        return self
+
     def start(self) -> AgentWorker:
         """Start the worker and wait until it registered with livekit-server.
 
@@ -100,6 +112,30 @@ class AgentWorker:
             self.stop()
             raise RuntimeError(f"agent worker did not register:\n{self._process.log_tail(60)}") from error
         return self
+
+    def job_process_in_room(self, livekit_port: int) -> psutil.Process:
+        """The child process connected to LiveKit: the one running a conversation.
+
+        Idle job processes wait without a connection; the main process holds its own.
+        """
+        for child in psutil.Process(self.pid).children(recursive=True):
+            try:
+                if any(c.raddr and c.raddr.port == livekit_port for c in child.net_connections("tcp")):
+                    return child
+            except psutil.Error:
+                continue
+        raise AssertionError("no job process is connected to LiveKit")
+
+    def kill_with_its_jobs(self) -> None:
+        """SIGKILL the worker and every process it started, as when its machine is lost.
+
+        Job processes live outside the worker's process group (livekit-agents' forkserver), so
+        they are found by parentage and killed first; an orphaned job would otherwise go on.
+        """
+        main = psutil.Process(self.pid)
+        for process in [*main.children(recursive=True), main]:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
 
     def terminate(self) -> None:
         """SIGTERM the main process only, as `docker stop` or Kubernetes do."""

@@ -92,7 +92,7 @@ async def authenticate(
     argon2 parameters is replaced on success.
     """
     email_normalized = normalize_email(email)
-    wait = throttle.start_attempt(account=email_normalized, address=client_address)
+    wait = await throttle.start_attempt_off_loop(account=email_normalized, address=client_address)
     if wait > 0:
         raise TooManyAttempts(retry_after=math.ceil(wait))
     user = session.exec(select(User).where(User.email_normalized == email_normalized)).first()
@@ -104,7 +104,7 @@ async def authenticate(
     )
     if user is None or not matches:
         raise InvalidCredentials
-    throttle.attempt_succeeded(account=email_normalized, address=client_address)
+    await throttle.attempt_succeeded_off_loop(account=email_normalized, address=client_address)
     if new_hash is not None:
         user.password_hash = new_hash
         session.add(user)

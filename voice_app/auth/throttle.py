@@ -16,17 +16,23 @@ the counts move to :class:`RedisFailureStore`, which every worker shares.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Protocol, cast
+from typing import Protocol, TypeVar, cast
 
+import anyio
 import redis
 
 from voice_app.settings import Settings, get_settings
+
+T = TypeVar("T")
+REDIS_TIMEOUT_SECONDS = 2
+"""Connecting, answering, and waiting for a free pooled connection: a login never hangs on Redis."""
 
 
 @dataclass(frozen=True)
@@ -178,8 +184,11 @@ class LoginThrottle:
         account_policy: ThrottlePolicy,
         address_policy: ThrottlePolicy,
         clock: Callable[[], float] = time.time,
+        io_limiter: anyio.CapacityLimiter | None = None,
     ) -> None:
         self._store = store
+        self._io_limiter = io_limiter
+        """Set when the store does network I/O (Redis): its calls then run on worker threads."""
         self._policies = {"account": account_policy, "address": address_policy}
         self._clock = clock
 
@@ -204,18 +213,43 @@ class LoginThrottle:
         self._store.clear(f"account:{account}")
         self._store.remove_failure(f"address:{address}")
 
+    async def start_attempt_off_loop(self, *, account: str, address: str) -> float:
+        """:meth:`start_attempt` from async code: on a worker thread when the store does I/O."""
+        return await self._off_loop(functools.partial(self.start_attempt, account=account, address=address))
+
+    async def attempt_succeeded_off_loop(self, *, account: str, address: str) -> None:
+        """:meth:`attempt_succeeded` from async code: on a worker thread when the store does I/O."""
+        await self._off_loop(functools.partial(self.attempt_succeeded, account=account, address=address))
+
+    async def _off_loop(self, call: Callable[[], T]) -> T:
+        # Redis answers in well under a millisecond, until it is slow or unreachable: then a call
+        # on the event loop would stall every request of this backend worker. At most as many
+        # threads as the Redis pool has connections, so none of them waits for a connection.
+        if self._io_limiter is None:
+            return call()
+        return await anyio.to_thread.run_sync(call, limiter=self._io_limiter)
+
 
 def make_login_throttle(settings: Settings) -> LoginThrottle:
     """A throttle configured by the LOGIN_THROTTLE_* settings; in Redis when ``REDIS_URL`` is set."""
     forget_after = settings.LOGIN_THROTTLE_FORGET_MINUTES * 60
     store: FailureStore
+    io_limiter = None
     if settings.REDIS_URL:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-        store = RedisFailureStore(client, forget_after_seconds=forget_after)
+        pool = redis.BlockingConnectionPool.from_url(
+            settings.REDIS_URL,
+            max_connections=settings.REDIS_MAX_CONNECTIONS,
+            timeout=REDIS_TIMEOUT_SECONDS,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        )
+        store = RedisFailureStore(redis.Redis(connection_pool=pool), forget_after_seconds=forget_after)
+        io_limiter = anyio.CapacityLimiter(settings.REDIS_MAX_CONNECTIONS)
     else:
         store = InMemoryFailureStore(forget_after_seconds=forget_after)
     return LoginThrottle(
         store,
+        io_limiter=io_limiter,
         account_policy=ThrottlePolicy(
             free_failures=settings.LOGIN_THROTTLE_ACCOUNT_FREE_FAILURES,
             base_seconds=settings.LOGIN_THROTTLE_BASE_SECONDS,

@@ -37,6 +37,9 @@ class ConversationMessage(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     conversation_id: int = Field(foreign_key="conversation.id", index=True)
+    message_key: str | None = Field(default=None, max_length=160, unique=True, index=True)
+    """Unique per message (the job and its order there): a write retried after a lost commit
+    finds its row instead of storing the message twice."""
     role: str = Field(max_length=8)
     source: str = Field(max_length=8)
     text: str

@@ -26,9 +26,9 @@ From ``livekit_session.jsx`` (hooks that must run inside the room context):
     (``lk.transcription``, keyed by ``lk.segment_id``) or ``typed`` (``lk.chat``).
   - ``on_error({"kind", "detail"})``: ``kind`` is one of ``token_expired``,
     ``token_rejected``, ``livekit_unreachable``, ``connect_failed``, ``agent_timeout``,
-    ``agent_left``, ``chat_failed``, or ``device_failed`` with ``source`` (``microphone``) and
-    ``error_name`` (the browser's, classified in Python); ``detail`` is the library's message,
-    for logs only.
+    ``agent_lost`` (a new agent is expected), ``agent_left``, ``chat_failed``, or ``device_failed``
+    with ``source`` (``microphone``) and ``error_name`` (the browser's, classified in Python);
+    ``detail`` is the library's message, for logs only.
   - ``on_latency(message)``: each per-turn latency message the agent worker publishes on
     ``latency_topic`` (format: ``agent_worker/latency.py``).
   - ``on_tool({"id", "name", "status", "text"})``: each report of a tool call the agent

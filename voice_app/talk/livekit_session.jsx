@@ -16,6 +16,7 @@ import {
   useChat,
   useMaybeRoomContext,
   useMediaDeviceSelect,
+  useRemoteParticipants,
   useSession,
   useSessionContext,
   useTranscriptions,
@@ -24,6 +25,7 @@ import {
   ConnectionError,
   ConnectionErrorReason,
   DisconnectReason,
+  ParticipantKind,
   RoomEvent,
   TokenSource,
   decodeTokenPayload,
@@ -32,6 +34,22 @@ import {
 const SEGMENT_ID = "lk.segment_id";
 const TRANSCRIPTION_FINAL = "lk.transcription_final";
 const AGENT_STAGES = new Set(["listening", "thinking", "speaking"]);
+const AGENT_STATE = "lk.agent.state";
+const AGENT_LEFT = /left the room/i;
+const ATTRIBUTE_CHANGES = [RoomEvent.ParticipantAttributesChanged];
+
+/**
+ * The agent's state, also after the agent was lost and replaced. `useAgent` stays "failed" for
+ * the rest of the room once its agent has left; the worker sends a new agent into the same room
+ * (a job process that dies is replaced), so the state is then read from the new agent itself.
+ */
+function useAgentStateAfterLoss(room, agent) {
+  const remotes = useRemoteParticipants({ room, updateOnlyOn: ATTRIBUTE_CHANGES });
+  const lost = agent.state === "failed" && agent.failureReasons.some((reason) => AGENT_LEFT.test(reason));
+  if (!lost) return agent.state;
+  const replacement = remotes.find((participant) => participant.kind === ParticipantKind.AGENT);
+  return replacement?.attributes?.[AGENT_STATE] ?? "";
+}
 
 /** The latest props, readable from long-lived listeners without re-subscribing them. */
 function useLatest(value) {
@@ -160,19 +178,21 @@ function SessionBridge({
     };
   }, [connect, room, serverUrl, token, timeZoneAttribute, handlers]);
 
-  const stage = stageOf(session.connectionState, agent.state);
+  const agentState = useAgentStateAfterLoss(room, agent);
+  const stage = stageOf(session.connectionState, agentState);
   const llmProvider = agent.attributes?.[llmProviderAttribute] ?? "";
   useEffect(() => {
     if (stage !== "disconnected") {
-      handlers.current.onStateChange?.({ stage, agent_state: agent.state, llm_provider: llmProvider });
+      handlers.current.onStateChange?.({ stage, agent_state: agentState, llm_provider: llmProvider });
     }
-  }, [stage, agent.state, llmProvider, handlers]);
+  }, [stage, agentState, llmProvider, handlers]);
 
+  // A lost agent is reported as such (a new one is on its way); Python gives up if none comes.
   const failure = agent.state === "failed" ? agent.failureReasons.join(" ") : "";
   useEffect(() => {
     if (!failure) return;
     handlers.current.onError?.({
-      kind: /left the room/i.test(failure) ? "agent_left" : "agent_timeout",
+      kind: AGENT_LEFT.test(failure) ? "agent_lost" : "agent_timeout",
       detail: failure,
     });
   }, [failure, handlers]);

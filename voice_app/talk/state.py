@@ -40,6 +40,10 @@ logger = logging.getLogger(__name__)
 AGENT_BUSY_CHECK_SECONDS = 4
 """How long the page waits, connected without an agent, before asking whether a worker took the job."""
 
+AGENT_RETURN_TIMEOUT_SECONDS = 15
+"""How long the page waits for a new agent after the agent left unexpectedly (the worker sends
+one within seconds when a job process dies) before it ends the conversation."""
+
 CHAT_MESSAGE_MAX_CHARS = 2000
 TOOL_TEXT_MAX_CHARS = 600
 
@@ -103,9 +107,15 @@ PROBLEMS: dict[str, Problem] = {
         "This account reached its limit of conversations for now. Wait a little, then press Try again.",
         ends_session=True,
     ),
+    "agent_lost": Problem(
+        "The agent was lost",
+        "The agent stopped unexpectedly. A new one is joining and will go on where you left off.",
+        ends_session=False,
+    ),
     "agent_left": Problem(
         "The agent left",
-        "The agent left the conversation unexpectedly. Press Try again to start a new one.",
+        "The agent left the conversation unexpectedly and no new one came. Press Try again to "
+        "start a new one.",
         ends_session=True,
     ),
     "token_expired": Problem(
@@ -367,6 +377,8 @@ class TalkState(AuthState):
             return None
         first_wait = self.stage == "connecting" and stage == "waiting"
         self.stage = stage
+        if self.problem == "agent_lost" and stage in ("listening", "thinking", "speaking"):
+            self.problem = ""  # the new agent is here
         self.llm_provider = str(report.get("llm_provider") or "")
         return TalkState.check_agents_busy if first_wait else None
 
@@ -446,18 +458,30 @@ class TalkState(AuthState):
         self.lines = lines
 
     @rx.event
-    def session_failed(self, report: dict[str, Any]) -> None:
+    def session_failed(self, report: dict[str, Any]) -> EventCallback | None:
         """The session reports a failure (connection, token, microphone, agent, chat).
 
         Ignored once the conversation is over: the library's agent-join timer can outlive the
-        room it was started for, and would replace the problem that ended it.
+        room it was started for, and would replace the problem that ended it. A lost agent starts
+        the wait for its replacement.
         """
         if not self.connect:
-            return
+            return None
         kind = str(report.get("kind", ""))
         if kind == "device_failed":
             kind = device_problem(str(report.get("source", "")), str(report.get("error_name", "")))
         self._report_problem(kind)
+        return TalkState.wait_for_new_agent if kind == "agent_lost" else None
+
+    @rx.event(background=True)
+    async def wait_for_new_agent(self) -> None:
+        """No new agent `AGENT_RETURN_TIMEOUT_SECONDS` after one was lost: end the conversation."""
+        async with self:
+            room_name = self.room_name
+        await asyncio.sleep(AGENT_RETURN_TIMEOUT_SECONDS)
+        async with self:
+            if self.connect and self.room_name == room_name and self.problem == "agent_lost":
+                self._report_problem("agent_left")
 
     @rx.event
     def session_disconnected(self, report: dict[str, Any]) -> None:
