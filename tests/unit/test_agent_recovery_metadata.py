@@ -7,8 +7,8 @@ import json
 import pytest
 
 from agent_worker import prompts
-from voice_app.protocol import AgentDispatchMetadata
 from agent_worker.resume import EarlierConversation
+from voice_app.protocol import AgentDispatchMetadata
 from voice_app.rooms.agent_return import resumed_metadata
 
 
