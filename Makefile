@@ -14,7 +14,7 @@ dev: setup ## Start livekit-server --dev, the agent worker and the app (http://l
 
 test: setup-test ## Lint, type-check, the fast layer, then every real-process test (its own livekit-server, app, worker, browser)
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
-	.venv/bin/pyright
+	.venv/bin/pyright --project pyproject.toml
 	.venv/bin/python -m pytest tests/unit $(PYTEST_ARGS)
 	.venv/bin/python -m pytest --ignore=tests/unit $(PYTEST_ARGS)
 
@@ -37,7 +37,7 @@ lock: setup ## Regenerate the hashed requirements/*.txt from pyproject.toml's de
 	scripts/lock_requirements.sh
 
 typecheck: setup-test ## pyright (standard mode) on voice_app/ and agent_worker/; settings in pyproject.toml
-	.venv/bin/pyright
+	.venv/bin/pyright --project pyproject.toml
 
 bench: setup-bench ## Run every benchmark and print its table (results in bench/results/)
 	.venv/bin/python bench/run_all.py
