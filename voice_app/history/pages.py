@@ -65,7 +65,7 @@ def history_page() -> rx.Component:
                     HistoryState.loaded,
                     rx.text(
                         "No conversations yet. ",
-                        rx.link("Start one on the talk page.", href=routes.TALK),
+                        rx.link("Start one on the talk page.", href=routes.TALK, underline="always"),
                         color_scheme="gray",
                     ),
                     rx.spinner(size="3"),

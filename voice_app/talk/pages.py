@@ -160,6 +160,7 @@ def _offline_model_notice() -> rx.Component:
             id="offline-model-notice",
             color_scheme="amber",
             variant="surface",
+            high_contrast=True,  # amber's text on its own surface is below 4.5:1 in light mode
             width="100%",
         ),
     )
@@ -277,7 +278,7 @@ def _agent_panel() -> rx.Component:
                         TalkState.stage == "disconnected",
                         rx.text(
                             "Conversation ended. ",
-                            rx.link("It is in your history.", href=routes.HISTORY),
+                            rx.link("It is in your history.", href=routes.HISTORY, underline="always"),
                             size="2",
                             color_scheme="gray",
                         ),
