@@ -8,22 +8,17 @@ dialogs).
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from sqlmodel import Session
 
-from tests.factories import DEFAULT_PASSWORD, register_user
+from tests.factories import DEFAULT_PASSWORD, register_user, store_conversation
 from tests.support.accessibility import axe_violations, describe
 from tests.support.browser import ARTIFACTS_DIR, AppServer
 from tests.support.worker import AgentWorker
 from voice_app import routes
-from voice_app.db import make_engine
-from voice_app.history.models import Conversation, ConversationMessage
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -78,35 +73,6 @@ def sign_in(page: Page, app: AppServer, email: str) -> None:
     page.wait_for_url(lambda address: address.rstrip("/").endswith(routes.TALK))
 
 
-def saved_conversation(database_url: str, user_id: int) -> int:
-    """A conversation as the agent worker stores it, so the history has something to show."""
-    started = datetime.now(UTC) - timedelta(hours=1)
-    with Session(make_engine(database_url)) as db:
-        conversation = Conversation(
-            user_id=user_id,
-            room_name=f"talk-{user_id}-{secrets.token_hex(4)}",
-            agent_job_id=f"AJ_{secrets.token_hex(6)}",
-            started_at=started,
-            ended_at=started + timedelta(seconds=40),
-        )
-        db.add(conversation)
-        db.commit()
-        lines = [("agent", "spoken", "Hello Ada!"), ("user", "typed", "What is the capital of France?")]
-        for index, (role, source, text) in enumerate(lines):
-            db.add(
-                ConversationMessage(
-                    conversation_id=conversation.id,
-                    role=role,
-                    source=source,
-                    text=text,
-                    created_at=started + timedelta(seconds=5 * index),
-                )
-            )
-        db.commit()
-        assert conversation.id is not None
-        return conversation.id
-
-
 def test_the_signed_out_pages_pass_axe(page: Page, app_server: AppServer) -> None:
     axe = AxeFindings()
     for path, ready in [
@@ -135,7 +101,11 @@ def test_the_signed_out_pages_pass_axe(page: Page, app_server: AppServer) -> Non
 def test_the_signed_in_pages_pass_axe(page: Page, app_server: AppServer, database_url: str) -> None:
     axe = AxeFindings()
     user = registered_user(app_server, "Ada")
-    conversation_id = saved_conversation(database_url, user["id"])
+    conversation_id = store_conversation(
+        database_url,
+        user["id"],
+        [("agent", "spoken", "Hello Ada!"), ("user", "typed", "What is the capital of France?")],
+    )
     sign_in(page, app_server, user["email"])
 
     expect(page.get_by_role("button", name="Start conversation")).to_be_visible()

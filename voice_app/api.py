@@ -16,8 +16,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from voice_app import health
+from voice_app.account import api as account_api
 from voice_app.api_errors import ErrorResponse, FieldError, ValidationErrorResponse, document_errors
 from voice_app.auth import api as auth_api
+from voice_app.history import api as history_api
 from voice_app.rooms import api as rooms_api
 
 logger = logging.getLogger(__name__)
@@ -41,7 +43,7 @@ def create_api() -> FastAPI:
     api = FastAPI(
         title="voice-app API",
         version="1.0.0",
-        description="Accounts, LiveKit rooms and tokens for the voice agent app.",
+        description="Accounts, LiveKit rooms and tokens, and saved conversations for the voice agent app.",
     )
 
     @api.exception_handler(RequestValidationError)
@@ -66,6 +68,8 @@ def create_api() -> FastAPI:
     # FastAPI tries routes in order: the token route, which every conversation start calls, first.
     api.include_router(rooms_api.router)
     api.include_router(auth_api.router)
+    api.include_router(account_api.router)
+    api.include_router(history_api.router)
     api.include_router(health.router)
 
     generate_openapi = api.openapi
