@@ -21,7 +21,9 @@ router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 CONVERSATION_NOT_FOUND = "There is no conversation with this id among yours."
 _ERRORS = error_responses({401: NOT_SIGNED_IN, 404: CONVERSATION_NOT_FOUND, 422: "The id is not a number."})
 
-ConversationId = Annotated[int, Path(ge=1, description="The conversation's id.", examples=[12])]
+MAX_ID = 2**31 - 1
+"""The largest id the tables hold (PostgreSQL's ``integer``); larger ones are refused with 422."""
+ConversationId = Annotated[int, Path(ge=1, le=MAX_ID, description="The conversation's id.", examples=[12])]
 
 
 class ConversationPublic(BaseModel):
