@@ -5,17 +5,23 @@ and database; conversations are stored as the agent worker stores them."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 from sqlmodel import Session, SQLModel
 
 from tests.factories import SignedInUser, sign_in, store_conversation
+from tests.support.browser import ARTIFACTS_DIR, AppServer
+from voice_app import routes
 from voice_app.db import make_engine
 from voice_app.history.models import Conversation, ConversationMessage
 from voice_app.models import __all__ as _every_table  # noqa: F401 - registers every table
 
+PAGE_TIMEOUT_MS = 90_000  # the dev server compiles each page on its first visit
 LINES = [
     ("agent", "spoken", "Hello Ada! What can I do for you?"),
     ("user", "spoken", "What is the weather like in Paris today?"),
@@ -207,3 +213,85 @@ def test_bad_ids_and_formats_answer_422_naming_the_field(api: httpx.Client, path
     response = api.get(path, headers=ada.headers)
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"].endswith(field)
+
+
+# In the browser: the same actions on the history and account pages.
+
+
+@pytest.fixture
+def page(chromium, request: pytest.FixtureRequest) -> Iterator[Page]:  # type: ignore[no-untyped-def]
+    context = chromium.new_context(viewport={"width": 1280, "height": 860}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
+    yield page
+    ARTIFACTS_DIR.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS_DIR / f"{request.node.name}-final.png"), full_page=True)
+    context.close()
+
+
+def sign_in_page(page: Page, app: AppServer, user: SignedInUser) -> None:
+    page.goto(f"{app.frontend_url}{routes.LOGIN}?next={routes.HISTORY}")
+    page.locator("#email").fill(user.email)
+    page.locator("#password").fill(user.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda address: address.rstrip("/").endswith(routes.HISTORY))
+
+
+def confirm(page: Page, button_id: str, confirm_label: str) -> None:
+    page.locator(f"#{button_id}").click()
+    dialog = page.get_by_role("alertdialog")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name=confirm_label, exact=True).click()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_in_the_browser_a_user_downloads_deletes_one_deletes_all_then_deletes_the_account(
+    page: Page, app_server: AppServer, database_url: str
+) -> None:
+    with httpx.Client(base_url=app_server.backend_url, timeout=30) as client:
+        ada = sign_in(client, display_name="Ada")
+    first = store_conversation(database_url, ada.user_id, LINES, minutes_ago=90)
+    for minutes_ago in (60, 30):
+        store_conversation(database_url, ada.user_id, LINES[:2], minutes_ago=minutes_ago)
+    sign_in_page(page, app_server, ada)
+    expect(page.locator("li.conversation")).to_have_count(3)
+
+    page.goto(f"{app_server.frontend_url}{routes.HISTORY}/{first}")
+    expect(page.locator("#transcript")).to_contain_text("Take a hat.")
+    with page.expect_download() as markdown_download:
+        page.get_by_role("button", name="Download as Markdown").click()
+    assert markdown_download.value.suggested_filename.endswith(".md")
+    markdown = Path(markdown_download.value.path()).read_text()
+    for _role, _source, line in LINES:
+        for part in line.splitlines():
+            assert f"> {part}" in markdown
+    with page.expect_download() as json_download:
+        page.get_by_role("button", name="Download as JSON").click()
+    document = json.loads(Path(json_download.value.path()).read_text())
+    assert [(m["role"], m["source"], m["text"]) for m in document["messages"]] == LINES
+
+    page.locator("#delete-conversation").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Cancel").click()
+    expect(page.get_by_role("alertdialog")).to_have_count(0)
+    assert messages_of(database_url, ada.user_id) == len(LINES) + 4
+    confirm(page, "delete-conversation", "Delete")
+    page.wait_for_url(lambda address: address.rstrip("/").endswith(routes.HISTORY))
+    expect(page.locator("li.conversation")).to_have_count(2)
+    assert messages_of(database_url, ada.user_id) == 4
+
+    confirm(page, "delete-all-conversations", "Delete all")
+    expect(page.get_by_text("No conversations yet.")).to_be_visible()
+    assert messages_of(database_url, ada.user_id) == 0
+
+    store_conversation(database_url, ada.user_id, LINES)
+    page.get_by_role("link", name="Account", exact=True).click()
+    expect(page.get_by_role("heading", name="Your account", exact=True)).to_be_visible()
+    expect(page.locator("main")).to_contain_text(ada.email)
+    confirm(page, "delete-account", "Delete my account")
+    expect(page.get_by_role("heading", name="Your account has been deleted")).to_be_visible()
+    assert rows_naming(database_url, ada.user_id) == {}
+    page.wait_for_function("() => !window.localStorage.getItem('auth_token')")
+    page.wait_for_function("() => !window.localStorage.getItem('voice_app_session')", timeout=10_000)
+    page.goto(app_server.frontend_url + routes.HISTORY)
+    page.wait_for_url(lambda address: routes.LOGIN in address)
