@@ -2,6 +2,7 @@
 
 import reflex as rx
 
+from voice_app.app_settings import APP_SETTINGS
 from voice_app.settings import get_settings
 
 settings = get_settings()
@@ -19,6 +20,8 @@ config = rx.Config(
     show_built_with_reflex=False,
     plugins=[
         rx.plugins.SitemapPlugin(),
-        rx.plugins.RadixThemesPlugin(theme=rx.theme(appearance="inherit", accent_color="iris")),
+        rx.plugins.RadixThemesPlugin(
+            theme=rx.theme(appearance="inherit", accent_color=APP_SETTINGS.accent_color)
+        ),
     ],
 )

@@ -15,6 +15,7 @@ from typing import Any
 import reflex as rx
 
 from voice_app import routes
+from voice_app.app_settings import APP_SETTINGS, AppSettings
 from voice_app.auth.guards import require_login
 from voice_app.talk import livekit_components as lk
 from voice_app.talk.layout import signed_in_frame
@@ -176,12 +177,15 @@ def _toggle(label: str, source: lk.TrackSource) -> rx.Component:
     )
 
 
-def _controls() -> rx.Component:
+def _controls(offered: AppSettings = APP_SETTINGS) -> rx.Component:
+    toggles = [_toggle("Microphone", "microphone")]
+    if offered.offer_camera:
+        toggles.append(_toggle("Camera", "camera"))
+    if offered.offer_screen_share:
+        toggles.append(_toggle("Share screen", "screen_share"))
     return rx.vstack(
         rx.flex(
-            _toggle("Microphone", "microphone"),
-            _toggle("Camera", "camera"),
-            _toggle("Share screen", "screen_share"),
+            *toggles,
             spacing="2",
             wrap="wrap",
             role="group",
@@ -191,7 +195,11 @@ def _controls() -> rx.Component:
             rx.el.summary("Devices", cursor="pointer", padding_y="0.25em"),
             rx.grid(
                 lk.device_select("audioinput", "Microphone", style=DEVICE_SELECT_STYLE),
-                lk.device_select("videoinput", "Camera", style=DEVICE_SELECT_STYLE),
+                *(
+                    [lk.device_select("videoinput", "Camera", style=DEVICE_SELECT_STYLE)]
+                    if offered.offer_camera
+                    else []
+                ),
                 lk.device_select("audiooutput", "Speaker", style=DEVICE_SELECT_STYLE),
                 columns=rx.breakpoints(initial="1", sm="3"),
                 spacing="3",
@@ -250,8 +258,8 @@ def _agent_panel() -> rx.Component:
                 TalkState.livekit_token != "",
                 rx.box(_media(), width="100%", display="flex", flex_direction="column", gap="0.75em"),
                 rx.text(
-                    "Press Start conversation and speak: the agent answers by voice and in the "
-                    "captions. You can also type.",
+                    f"Press {APP_SETTINGS.start_button_text} and speak: the agent answers by voice and "
+                    "in the captions." + (" You can also type." if APP_SETTINGS.offer_chat else ""),
                     color_scheme="gray",
                 ),
             ),
@@ -268,7 +276,7 @@ def _agent_panel() -> rx.Component:
                 rx.vstack(
                     rx.button(
                         rx.icon("phone"),
-                        "Start conversation",
+                        APP_SETTINGS.start_button_text,
                         on_click=TalkState.start_conversation,
                         loading=TalkState.busy_starting,
                         size="3",
@@ -419,7 +427,7 @@ def _conversation_panel() -> rx.Component:
                 padding="0.25em",
                 _focus_visible=_FOCUS_RING,
             ),
-            _chat_form(),
+            *([_chat_form()] if APP_SETTINGS.offer_chat else []),
             _latency_details(),
             spacing="3",
             width="100%",
