@@ -1,9 +1,9 @@
 """Every page passes axe-core's WCAG 2.1 AA and best-practice rules, in light and dark mode.
 
 Pages are checked as a user meets them in headless Chromium against the real app: signed out
-(sign-in, sign-up, signed out), signed in (talk page before and during a conversation with the
-real agent worker, the history list, a transcript, the account page and its confirmation
-dialogs).
+(sign-in, sign-up and their errors, signed out), signed in (talk page before, during and after a
+conversation with the real agent worker, the history list, a transcript, the account page, the
+confirmation dialogs, the page after deleting the account).
 """
 
 from __future__ import annotations
@@ -118,6 +118,21 @@ def test_the_signed_in_pages_pass_axe(page: Page, app_server: AppServer, databas
     page.goto(f"{app_server.frontend_url}{routes.HISTORY}/{conversation_id}")
     expect(page.locator("#transcript")).to_contain_text("capital of France")
     axe.check(page, "a transcript")
+    page.locator("#delete-conversation").click()
+    expect(page.get_by_role("alertdialog")).to_be_visible()
+    axe.check(page, "a transcript's delete confirmation")
+    page.keyboard.press("Escape")
+
+    page.goto(app_server.frontend_url + routes.ACCOUNT)
+    expect(page.locator("#delete-account")).to_be_visible()
+    axe.check(page, "the account page")
+    page.locator("#delete-account").click()
+    dialog = page.get_by_role("alertdialog")
+    expect(dialog).to_be_visible()
+    axe.check(page, "the account deletion confirmation")
+    dialog.get_by_role("button", name="Delete my account").click()
+    expect(page.get_by_role("heading", name="Your account has been deleted")).to_be_visible()
+    axe.check(page, "the page after deleting the account")
     axe.assert_none()
 
 

@@ -22,7 +22,16 @@ def confirm_button(
     """``label`` opens a dialog saying ``title`` and ``description``; ``confirm_label`` runs ``on_confirm``."""
     return rx.alert_dialog.root(
         rx.alert_dialog.trigger(
-            rx.button(rx.icon("trash_2"), label, id=button_id, color_scheme="red", variant="soft", size="2")
+            # high contrast: Radix's soft red, pressed while its dialog is open, is 4.2:1
+            rx.button(
+                rx.icon("trash_2"),
+                label,
+                id=button_id,
+                color_scheme="red",
+                variant="soft",
+                high_contrast=True,
+                size="2",
+            )
         ),
         rx.alert_dialog.content(
             rx.alert_dialog.title(title),
@@ -30,7 +39,10 @@ def confirm_button(
             rx.flex(
                 rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray", size="2")),
                 rx.alert_dialog.action(
-                    rx.button(confirm_label, on_click=on_confirm, color_scheme="red", size="2")
+                    # high contrast: white on Radix's red-9 is 3.8:1, under WCAG's 4.5:1
+                    rx.button(
+                        confirm_label, on_click=on_confirm, color_scheme="red", high_contrast=True, size="2"
+                    )
                 ),
                 spacing="3",
                 justify="end",

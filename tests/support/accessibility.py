@@ -21,7 +21,10 @@ AXE_HINT = (
 )
 WCAG_21_AA_AND_BEST_PRACTICES = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 
+# Colours are measured as they are drawn: wait for finite animations (a dialog fading in) to end.
 _RUN_AXE = """async (tags) => {
+  const settling = document.getAnimations().filter((a) => a.effect?.getTiming().iterations !== Infinity);
+  await Promise.all(settling.map((a) => a.finished.catch(() => null)));
   const results = await axe.run(document, { runOnly: { type: "tag", values: tags } });
   return results.violations.map((v) => ({
     id: v.id,

@@ -30,7 +30,7 @@ def delete_account(*, session: Session, user_id: int) -> None:
     if session.get(User, user_id) is None:
         raise AccountNotFound(user_id)
     delete_all_conversations(session=session, user_id=user_id, commit=False)
-    session.exec(delete(Room).where(col(Room.owner_id) == user_id))  # type: ignore[call-overload]
-    session.exec(delete(LoginSession).where(col(LoginSession.user_id) == user_id))  # type: ignore[call-overload]
-    session.exec(delete(User).where(col(User.id) == user_id))  # type: ignore[call-overload]
+    session.exec(delete(Room).where(col(Room.owner_id) == user_id))
+    session.exec(delete(LoginSession).where(col(LoginSession.user_id) == user_id))
+    session.exec(delete(User).where(col(User.id) == user_id))
     session.commit()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import suppress
 
 import reflex as rx
-from reflex.event import EventSpec
+from reflex.event import EventCallback, EventSpec
 from sqlmodel import Session
 
 from voice_app import routes
@@ -19,7 +19,7 @@ class AccountState(AuthState):
     """Deleting the account: everything of the user goes, and every tab is signed out."""
 
     @rx.event
-    def delete_account(self) -> EventSpec | None:
+    def delete_account(self) -> EventCallback | EventSpec | None:
         """Delete the account with all its data (the same service as ``DELETE /api/me``)."""
         try:
             user = self._signed_in_user()

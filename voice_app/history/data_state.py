@@ -9,7 +9,7 @@ from __future__ import annotations
 from contextlib import suppress
 
 import reflex as rx
-from reflex.event import EventSpec
+from reflex.event import EventCallback, EventSpec
 from sqlmodel import Session
 
 from voice_app import routes
@@ -28,7 +28,7 @@ class ConversationDataState(HistoryState):
         return int(raw_id) if raw_id.isdigit() else None
 
     @rx.event
-    def download_current(self, file_format: str) -> EventSpec | None:
+    def download_current(self, file_format: str) -> EventCallback | EventSpec | None:
         """Save the open conversation as ``markdown`` or ``json`` on the user's computer."""
         try:
             user = self._signed_in_user()
@@ -51,7 +51,7 @@ class ConversationDataState(HistoryState):
         )
 
     @rx.event
-    def delete_current(self) -> EventSpec | list[EventSpec] | None:
+    def delete_current(self) -> EventCallback | EventSpec | list[EventSpec] | None:
         """Delete the open conversation and go back to the list."""
         try:
             user = self._signed_in_user()
@@ -65,7 +65,7 @@ class ConversationDataState(HistoryState):
         return [rx.redirect(routes.HISTORY), rx.toast.success("The conversation was deleted.")]
 
     @rx.event
-    def delete_all(self) -> EventSpec | list[EventSpec] | None:
+    def delete_all(self) -> EventCallback | EventSpec | list[EventSpec] | None:
         """Delete every conversation of the user."""
         try:
             user = self._signed_in_user()

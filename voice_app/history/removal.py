@@ -27,16 +27,16 @@ def delete_conversation(*, session: Session, user_id: int, conversation_id: int)
         raise ConversationNotFound(conversation_id)
     session.exec(
         delete(ConversationMessage).where(col(ConversationMessage.conversation_id) == conversation_id)
-    )  # type: ignore[call-overload]
-    session.exec(delete(Conversation).where(col(Conversation.id) == conversation_id))  # type: ignore[call-overload]
+    )
+    session.exec(delete(Conversation).where(col(Conversation.id) == conversation_id))
     session.commit()
 
 
 def delete_all_conversations(*, session: Session, user_id: int, commit: bool = True) -> int:
     """Delete every conversation of ``user_id`` with its messages; returns how many there were."""
     owned = select(Conversation.id).where(Conversation.user_id == user_id)
-    session.exec(delete(ConversationMessage).where(col(ConversationMessage.conversation_id).in_(owned)))  # type: ignore[call-overload]
-    result = session.exec(delete(Conversation).where(col(Conversation.user_id) == user_id))  # type: ignore[call-overload]
+    session.exec(delete(ConversationMessage).where(col(ConversationMessage.conversation_id).in_(owned)))
+    result = session.exec(delete(Conversation).where(col(Conversation.user_id) == user_id))
     if commit:
         session.commit()
     return result.rowcount or 0

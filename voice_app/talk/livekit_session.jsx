@@ -25,6 +25,7 @@ import {
   ConnectionErrorReason,
   DisconnectReason,
   MediaDeviceFailure,
+  Room,
   RoomEvent,
   TokenSource,
   decodeTokenPayload,
@@ -130,6 +131,15 @@ function SessionBridge({ serverUrl, token, connect, outgoingChat, latencyTopic, 
         return;
       }
       endRequested.current = false;
+      // The microphone opens while the room connects (as LiveKit's React starter does): its
+      // pre-connect buffer records what the user says from now until the agent has joined and
+      // then hands it to the agent, so someone who talks straight away is heard whole.
+      const microphone = room.localParticipant
+        .setMicrophoneEnabled(true, undefined, { preConnectBuffer: true })
+        .then(
+          () => null,
+          (error) => error,
+        );
       try {
         await room.connect(serverUrl, token);
         everConnected.current = true;
@@ -138,12 +148,8 @@ function SessionBridge({ serverUrl, token, connect, outgoingChat, latencyTopic, 
         if (kind !== "cancelled") report(kind, error);
         return;
       }
-      try {
-        // The pre-connect buffer records what the user says before the agent has joined.
-        await room.localParticipant.setMicrophoneEnabled(true, undefined, { preConnectBuffer: true });
-      } catch (error) {
-        report(microphoneFailureKind(error), error);
-      }
+      const microphoneError = await microphone;
+      if (microphoneError) report(microphoneFailureKind(microphoneError), microphoneError);
     }, 0);
     return () => {
       cancelled = true;
@@ -258,7 +264,11 @@ export function AgentSession({
     () => TokenSource.literal({ serverUrl, participantToken: token }),
     [serverUrl, token],
   );
-  const session = useSession(tokenSource, { agentConnectTimeoutMilliseconds: agentTimeoutMs });
+  // livekit-client 2.23 reads `preConnectBuffer` for the microphone from the room's publish
+  // defaults, not from setMicrophoneEnabled's publish options: without this the buffer never
+  // starts, and what the user says before the agent joins is lost (tests/test_speak_at_once.py).
+  const room = useMemo(() => new Room({ publishDefaults: { preConnectBuffer: true } }), []);
+  const session = useSession(tokenSource, { room, agentConnectTimeoutMilliseconds: agentTimeoutMs });
   const handlers = useLatest({ onStateChange, onTranscript, onError, onLatency, onDisconnected });
   return (
     <SessionProvider session={session}>
