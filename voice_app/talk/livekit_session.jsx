@@ -34,6 +34,7 @@ import {
 const SEGMENT_ID = "lk.segment_id";
 const TRANSCRIPTION_FINAL = "lk.transcription_final";
 const AGENT_STAGES = new Set(["listening", "thinking", "speaking"]);
+const PRE_CONNECT_FLUSH_MS = 100;
 
 /** The latest props, readable from long-lived listeners without re-subscribing them. */
 function useLatest(value) {
@@ -80,6 +81,26 @@ function microphoneFailureKind(error) {
     default:
       return "microphone_failed";
   }
+}
+
+/**
+ * Make the microphone's pre-connect recording keep its last part. livekit-client 2.23 stops the
+ * recorder when the agent subscribes, but the recorder's final chunk arrives after its stream is
+ * closed and is dropped: up to a second of speech just before the agent started listening was
+ * lost. Asking for the data first and stopping a moment later keeps it.
+ */
+function keepPreConnectBufferTail(track) {
+  if (!track || typeof track.stopPreConnectBuffer !== "function") return;
+  const stop = track.stopPreConnectBuffer.bind(track);
+  track.stopPreConnectBuffer = () => {
+    const recorder = track.localTrackRecorder;
+    if (recorder?.state !== "recording") {
+      stop();
+      return;
+    }
+    recorder.requestData();
+    setTimeout(stop, PRE_CONNECT_FLUSH_MS);
+  };
 }
 
 /** Where the conversation is, in the words of the page: connecting, waiting, listening, ... */
@@ -137,7 +158,10 @@ function SessionBridge({ serverUrl, token, connect, outgoingChat, latencyTopic, 
       const microphone = room.localParticipant
         .setMicrophoneEnabled(true, undefined, { preConnectBuffer: true })
         .then(
-          () => null,
+          (publication) => {
+            keepPreConnectBufferTail(publication?.track);
+            return null;
+          },
           (error) => error,
         );
       try {
