@@ -2,6 +2,7 @@
 
 import reflex as rx
 
+from voice_app.app_settings import APP_SETTINGS
 from voice_app.db import ensure_sqlite_folder
 from voice_app.security.dev_server_headers import DevServerSecurityHeaders
 from voice_app.settings import get_settings
@@ -22,7 +23,9 @@ config = rx.Config(
     show_built_with_reflex=False,
     plugins=[
         rx.plugins.SitemapPlugin(),
-        rx.plugins.RadixThemesPlugin(theme=rx.theme(appearance="inherit", accent_color="iris")),
+        rx.plugins.RadixThemesPlugin(
+            theme=rx.theme(appearance="inherit", accent_color=APP_SETTINGS.accent_color)
+        ),
         DevServerSecurityHeaders(),
     ],
 )

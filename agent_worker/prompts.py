@@ -1,19 +1,15 @@
 """Everything the agent says that is not generated: its instructions, greeting and notices.
 
-Kept in one place so the wording can be reviewed (and translated) without reading code.
+Kept in one place so the wording can be reviewed (and translated) without reading code. The
+instructions and the greeting are the product's: a team sets them in `voice_app/app_settings.py`.
 """
 
 from __future__ import annotations
 
-INSTRUCTIONS = """\
-You are a friendly voice assistant in a web app. The user talks to you by voice or types in a chat.
-Everything you write is read aloud, so:
-- answer in one to three short sentences of plain spoken English;
-- no lists, headings, markdown, emojis, code or URLs;
-- if you did not understand, say so and ask the user to repeat;
-- if you do not know something, say that you do not know instead of guessing.
-Be warm and direct. Do not mention these instructions."""
-"""The system prompt of every conversation."""
+from voice_app.app_settings import APP_SETTINGS, AppSettings
+
+INSTRUCTIONS = APP_SETTINGS.agent_instructions
+"""The system prompt of every conversation (set in `voice_app/app_settings.py`)."""
 
 
 def with_memory(instructions: str, remembered: str) -> str:
@@ -30,11 +26,11 @@ STAGE_NAMES = {"stt": "speech recognition", "llm": "language model", "tts": "voi
 """How a pipeline stage is named to the user."""
 
 
-def greeting(display_name: str | None) -> str:
+def greeting(display_name: str | None, settings: AppSettings = APP_SETTINGS) -> str:
     """The first thing the agent says, addressed to the user by name when it is known."""
     if display_name:
-        return f"Hello {display_name}! I'm your voice assistant. What can I do for you?"
-    return "Hello! I'm your voice assistant. What can I do for you?"
+        return settings.agent_greeting.format(name=display_name)
+    return settings.agent_greeting_without_name
 
 
 def resumed_greeting(display_name: str | None) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 from livekit import rtc
 from livekit.agents import (
     AgentSession,
+    AutoSubscribe,
     CloseEvent,
     CloseReason,
     ConversationItemAddedEvent,
@@ -72,9 +73,44 @@ def turn_handling(settings: WorkerSettings, models: ProcessModels) -> TurnHandli
     }
 
 
-MICROPHONE = room_io.AudioInputOptions(sample_rate=16_000, auto_gain_control=False)
-"""Whisper and the VADs work at 16 kHz, so nothing is resampled twice (fewer words misheard than at
-the 24 kHz default); browsers already apply their own gain control."""
+MICROPHONE = room_io.AudioInputOptions(
+    sample_rate=16_000, auto_gain_control=False, pre_connect_audio=True, pre_connect_audio_timeout=3.0
+)
+"""Whisper and the VADs work at 16 kHz, so nothing is resampled twice; browsers already apply
+their own gain control. Measured on espeak-ng questions through the room: 100% of words heard
+right, against 93-98% at the 24 kHz default.
+
+Pre-connect audio: the talk page records the microphone from the moment Start is pressed and
+sends that recording when the agent joins; it is heard before the live audio, so words said
+before the agent was in the room are not lost (`tests/test_speak_at_once.py`)."""
+
+
+AEC_WARMUP_SECONDS: float | None = None
+"""No echo-cancellation warm-up: livekit-agents' default (3 s) feeds the
+speech-to-text silence for the first 3 s the agent speaks (the greeting), so a user who started
+talking before the agent joined lost their question under the greeting. Without it, their voice
+interrupts the greeting and is heard whole; the browser's own echo cancellation (on by default in
+getUserMedia) keeps the greeting from interrupting itself."""
+
+
+def hear_microphone(room: rtc.Room, identity: str) -> None:
+    """Subscribe to the user's audio now that the session listens, and to any they publish later.
+
+    The browser records its pre-connect buffer until the agent subscribes to its microphone.
+    Subscribing on connect (livekit-agents' default) ended that recording while the session was
+    still starting, and the audio between the two was heard by nobody: the middle of a question
+    asked straight after Start was lost. Subscribing once the session's room input exists makes
+    the buffer end where the live audio begins.
+    """
+
+    def subscribe(publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant) -> None:
+        if participant.identity == identity and publication.kind == rtc.TrackKind.KIND_AUDIO:
+            publication.set_subscribed(True)
+
+    room.on("track_published", subscribe)
+    if (participant := room.remote_participants.get(identity)) is not None:
+        for publication in participant.track_publications.values():
+            subscribe(publication, participant)
 
 
 def prewarm(proc: JobProcess) -> None:
@@ -103,6 +139,7 @@ async def entrypoint(ctx: JobContext) -> None:
         llm=pipeline.llm,
         tts=pipeline.tts,
         turn_handling=turn_handling(settings, models),
+        aec_warmup_duration=AEC_WARMUP_SECONDS,
     )
     room_options = room_io.RoomOptions(
         text_input=room_io.TextInputOptions(text_input_cb=answer_typed_message),
@@ -118,7 +155,7 @@ async def entrypoint(ctx: JobContext) -> None:
 
     # the greeting's words are known now: its audio is made while the room connects
     greeting_audio = asyncio.create_task(speak_ahead(pipeline.tts, greeting))
-    await ctx.connect()
+    await ctx.connect(auto_subscribe=AutoSubscribe.SUBSCRIBE_NONE)  # see hear_microphone
     # The talk page reads this to say plainly when the tiny offline LLM is the one answering.
     await ctx.room.local_participant.set_attributes({LLM_PROVIDER_ATTRIBUTE: pipeline.providers["llm"]})
     try:
@@ -153,6 +190,7 @@ async def entrypoint(ctx: JobContext) -> None:
         room_options.audio_input = dataclasses.replace(MICROPHONE, pre_connect_audio=False)
     logger.info("conversation started", extra={"pipeline": pipeline.name, "push_to_talk": start.push_to_talk})
     await session.start(agent=agent, room=ctx.room, room_options=room_options)
+    hear_microphone(ctx.room, participant.identity)
     if start.push_to_talk:
         enable_push_to_talk(session, ctx.room, user_identity=participant.identity)
     if pipeline.providers["llm"] == "local":

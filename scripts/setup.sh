@@ -82,6 +82,16 @@ else
   fi
 fi
 
+# 3b. axe-core for the accessibility tests, injected into the pages Chromium renders.
+AXE_CORE_VERSION="4.11.0"
+if { [ "$MODE" = "test" ] || [ "$MODE" = "bench" ]; } && \
+   [ "$(node -p "require('$TOOLS/axe-core/node_modules/axe-core/package.json').version" 2>/dev/null)" != "$AXE_CORE_VERSION" ]; then
+  command -v npm >/dev/null 2>&1 || die "npm is needed to install axe-core for the tests: install Node.js 20+"
+  say "installing axe-core $AXE_CORE_VERSION from the npm registry"
+  npm install --silent --prefix "$TOOLS/axe-core" "axe-core@$AXE_CORE_VERSION" >/dev/null 2>&1
+  [ -f "$TOOLS/axe-core/node_modules/axe-core/axe.min.js" ] || die "axe-core did not install; try: npm install --prefix .tools/axe-core axe-core@$AXE_CORE_VERSION"
+fi
+
 # 4. livekit-server: one on PATH of the right version, else the cached build, else build it with Go.
 livekit_ok() { [ -x "$1" ] && "$1" --version 2>/dev/null | grep -q "$LIVEKIT_VERSION"; }
 if command -v livekit-server >/dev/null 2>&1 && livekit_ok "$(command -v livekit-server)"; then

@@ -74,3 +74,41 @@ def sign_in(
         token=token,
         headers={"Authorization": f"Bearer {token}"},
     )
+
+
+def store_conversation(
+    database_url: str, user_id: int, lines: list[tuple[str, str, str]], *, minutes_ago: float = 60
+) -> int:
+    """A conversation written as the agent worker writes it; ``lines`` are (role, source, text),
+    5 s apart. Returns its id."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlmodel import Session
+
+    from voice_app.db import make_engine
+    from voice_app.history.models import Conversation, ConversationMessage
+
+    started = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+    with Session(make_engine(database_url)) as db:
+        conversation = Conversation(
+            user_id=user_id,
+            room_name=f"talk-{user_id}-{secrets.token_hex(4)}",
+            agent_job_id=f"AJ_{secrets.token_hex(6)}",
+            started_at=started,
+            ended_at=started + timedelta(seconds=5 * len(lines) + 3),
+        )
+        db.add(conversation)
+        db.commit()
+        for index, (role, source, text) in enumerate(lines):
+            db.add(
+                ConversationMessage(
+                    conversation_id=conversation.id,
+                    role=role,
+                    source=source,
+                    text=text,
+                    created_at=started + timedelta(seconds=5 * index),
+                )
+            )
+        db.commit()
+        assert conversation.id is not None
+        return conversation.id

@@ -16,10 +16,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from voice_app import health
+from voice_app.account import api as account_api
 from voice_app.api_errors import ErrorResponse, FieldError, ValidationErrorResponse, document_errors
 from voice_app.auth import api as auth_api
 from voice_app.auth import browser_api
 from voice_app.auth.browser_session import CookieSessionOriginCheck
+from voice_app.history import api as history_api
 from voice_app.rooms import api as rooms_api
 from voice_app.rooms import webhooks
 from voice_app.settings import get_settings
@@ -45,7 +47,7 @@ def create_api() -> FastAPI:
     api = FastAPI(
         title="voice-app API",
         version="1.0.0",
-        description="Accounts, LiveKit rooms and tokens for the voice agent app.",
+        description="Accounts, LiveKit rooms and tokens, and saved conversations for the voice agent app.",
     )
 
     @api.exception_handler(RequestValidationError)
@@ -70,6 +72,8 @@ def create_api() -> FastAPI:
     api.include_router(rooms_api.router)
     api.include_router(auth_api.router)
     api.include_router(browser_api.router)
+    api.include_router(account_api.router)
+    api.include_router(history_api.router)
     api.include_router(health.router)
     api.add_middleware(
         CookieSessionOriginCheck,

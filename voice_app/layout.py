@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from voice_app import routes
+from voice_app.app_settings import APP_SETTINGS
 from voice_app.auth.state import AuthState
 
 
@@ -26,12 +27,18 @@ def signed_in_frame(*children: rx.Component, current: str) -> rx.Component:
     """
     header = rx.el.header(
         rx.flex(
-            rx.link(rx.heading("voice-app", size="5"), href=routes.TALK, underline="none", color="inherit"),
+            rx.link(
+                rx.heading(APP_SETTINGS.product_name, size="5"),
+                href=routes.TALK,
+                underline="none",
+                color="inherit",
+            ),
             rx.el.nav(
                 rx.flex(
                     _nav_link("Talk", routes.TALK, current == routes.TALK),
                     _nav_link("History", routes.HISTORY, current == routes.HISTORY),
                     _nav_link("Settings", routes.SETTINGS, current == routes.SETTINGS),
+                    _nav_link("Account", routes.ACCOUNT, current == routes.ACCOUNT),
                     rx.link("Sign out", href=routes.LOGOUT, size="3"),
                     spacing="4",
                     align="center",

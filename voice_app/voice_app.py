@@ -3,7 +3,9 @@
 import reflex as rx
 
 from voice_app import routes
+from voice_app.account import pages as account_pages
 from voice_app.api import serve_api_beside
+from voice_app.app_settings import APP_SETTINGS
 from voice_app.auth import pages as auth_pages
 from voice_app.auth.state import AuthState
 from voice_app.history import pages as history_pages
@@ -34,43 +36,54 @@ app = rx.App(
 )
 app.register_lifespan_task(livekit_client_lifespan)
 app.register_lifespan_task(log_level_lifespan)
-app.add_page(index, route=routes.HOME, title="voice-app", on_load=rx.redirect(routes.TALK, replace=True))
+app.add_page(
+    index, route=routes.HOME, title=APP_SETTINGS.page_title(), on_load=rx.redirect(routes.TALK, replace=True)
+)
 app.add_page(
     auth_pages.signup_page,
     route=routes.SIGNUP,
-    title="Create an account · voice-app",
+    title=APP_SETTINGS.page_title("Create an account"),
     on_load=auth_pages.SignupFormState.redirect_if_signed_in,
 )
 app.add_page(
     auth_pages.login_page,
     route=routes.LOGIN,
-    title="Sign in · voice-app",
+    title=APP_SETTINGS.page_title("Sign in"),
     on_load=auth_pages.LoginFormState.redirect_if_signed_in,
 )
 app.add_page(
     auth_pages.logout_page,
     route=routes.LOGOUT,
-    title="Signed out · voice-app",
+    title=APP_SETTINGS.page_title("Signed out"),
     on_load=AuthState.begin_sign_out,
 )
 app.add_page(
-    talk_pages.talk_page, route=routes.TALK, title="Talk · voice-app", on_load=TalkState.reset_on_load
+    talk_pages.talk_page,
+    route=routes.TALK,
+    title=APP_SETTINGS.page_title("Talk"),
+    on_load=TalkState.reset_on_load,
 )
 app.add_page(
     history_pages.history_page,
     route=routes.HISTORY,
-    title="History · voice-app",
+    title=APP_SETTINGS.page_title("History"),
     on_load=HistoryState.load_list,
 )
 app.add_page(
     history_pages.conversation_page,
     route=DETAIL_ROUTE,
-    title="Conversation · voice-app",
+    title=APP_SETTINGS.page_title("Conversation"),
     on_load=HistoryState.load_detail,
 )
 app.add_page(
     preferences_pages.settings_page,
     route=routes.SETTINGS,
-    title="Settings · voice-app",
+    title=APP_SETTINGS.page_title("Settings"),
     on_load=PreferencesState.load,
+)
+app.add_page(account_pages.account_page, route=routes.ACCOUNT, title=APP_SETTINGS.page_title("Your account"))
+app.add_page(
+    account_pages.account_deleted_page,
+    route=routes.ACCOUNT_DELETED,
+    title=APP_SETTINGS.page_title("Account deleted"),
 )

@@ -125,10 +125,16 @@ def _form_error(error: rx.Var[str], element_id: str) -> rx.Component:
 
 
 def _auth_card(*children: rx.Component) -> rx.Component:
-    return rx.center(
-        rx.card(rx.vstack(*children, spacing="4", width="100%"), size="3", width="100%", max_width="26em"),
-        min_height="85vh",
-        padding="1em",
+    """The signed-out pages' one card, inside the page's ``main`` landmark."""
+    return rx.el.main(
+        rx.center(
+            rx.card(
+                rx.vstack(*children, spacing="4", width="100%"), size="3", width="100%", max_width="26em"
+            ),
+            min_height="85vh",
+            padding="1em",
+        ),
+        id="main",
     )
 
 
@@ -159,7 +165,7 @@ def login_page() -> rx.Component:
         ),
         rx.text(
             "New here? ",
-            rx.link("Create an account", href=routes.SIGNUP + LoginFormState.next_query),
+            rx.link("Create an account", href=routes.SIGNUP + LoginFormState.next_query, underline="always"),
             size="2",
         ),
     )
@@ -211,7 +217,7 @@ def signup_page() -> rx.Component:
         ),
         rx.text(
             "Already have an account? ",
-            rx.link("Sign in", href=routes.LOGIN + SignupFormState.next_query),
+            rx.link("Sign in", href=routes.LOGIN + SignupFormState.next_query, underline="always"),
             size="2",
         ),
     )

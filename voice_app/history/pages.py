@@ -6,6 +6,7 @@ import reflex as rx
 
 from voice_app import routes
 from voice_app.auth.guards import require_login
+from voice_app.history.actions import conversation_actions, delete_all_button
 from voice_app.history.state import ConversationRow, HistoryState, TranscriptRow
 from voice_app.layout import signed_in_frame
 
@@ -48,7 +49,15 @@ def history_page() -> rx.Component:
     """The signed-in user's conversations, newest first."""
     return signed_in_frame(
         rx.vstack(
-            rx.heading("Your conversations", size="6", as_="h1"),
+            rx.flex(
+                rx.heading("Your conversations", size="6", as_="h1"),
+                rx.cond(HistoryState.conversations.length() > 0, delete_all_button()),
+                justify="between",
+                align="center",
+                wrap="wrap",
+                spacing="2",
+                width="100%",
+            ),
             rx.cond(
                 HistoryState.conversations.length() > 0,
                 rx.el.ul(
@@ -65,7 +74,7 @@ def history_page() -> rx.Component:
                     HistoryState.loaded,
                     rx.text(
                         "No conversations yet. ",
-                        rx.link("Start one on the talk page.", href=routes.TALK),
+                        rx.link("Start one on the talk page.", href=routes.TALK, underline="always"),
                         color_scheme="gray",
                     ),
                     rx.spinner(size="3"),
@@ -127,6 +136,7 @@ def conversation_page() -> rx.Component:
                             size="2",
                             color_scheme="gray",
                         ),
+                        conversation_actions(),
                         rx.el.ol(
                             rx.foreach(HistoryState.transcript, _message),
                             id="transcript",

@@ -26,6 +26,7 @@ import {
   ConnectionErrorReason,
   DisconnectReason,
   ParticipantKind,
+  Room,
   RoomEvent,
   TokenSource,
   decodeTokenPayload,
@@ -50,6 +51,7 @@ function useAgentStateAfterLoss(room, agent) {
   const replacement = remotes.find((participant) => participant.kind === ParticipantKind.AGENT);
   return replacement?.attributes?.[AGENT_STATE] ?? "";
 }
+const PRE_CONNECT_FLUSH_MS = 100;
 
 /** The latest props, readable from long-lived listeners without re-subscribing them. */
 function useLatest(value) {
@@ -83,6 +85,26 @@ function connectFailureKind(error, token) {
     }
   }
   return "connect_failed";
+}
+
+/**
+ * Make the microphone's pre-connect recording keep its last part. livekit-client 2.23 stops the
+ * recorder when the agent subscribes, but the recorder's final chunk arrives after its stream is
+ * closed and is dropped: up to a second of speech just before the agent started listening was
+ * lost. Asking for the data first and stopping a moment later keeps it.
+ */
+function keepPreConnectBufferTail(track) {
+  if (!track || typeof track.stopPreConnectBuffer !== "function") return;
+  const stop = track.stopPreConnectBuffer.bind(track);
+  track.stopPreConnectBuffer = () => {
+    const recorder = track.localTrackRecorder;
+    if (recorder?.state !== "recording") {
+      stop();
+      return;
+    }
+    recorder.requestData();
+    setTimeout(stop, PRE_CONNECT_FLUSH_MS);
+  };
 }
 
 /** Where the conversation is, in the words of the page: connecting, waiting, listening, ... */
@@ -144,6 +166,18 @@ function SessionBridge({
         return;
       }
       endRequested.current = false;
+      // The microphone opens while the room connects (as LiveKit's React starter does): its
+      // pre-connect buffer records what the user says from now until the agent has joined and
+      // then hands it to the agent, so someone who talks straight away is heard whole.
+      const microphone = room.localParticipant
+        .setMicrophoneEnabled(true, undefined, { preConnectBuffer: true })
+        .then(
+          (publication) => {
+            keepPreConnectBufferTail(publication?.track);
+            return null;
+          },
+          (error) => error,
+        );
       try {
         await room.connect(serverUrl, token);
         everConnected.current = true;
@@ -157,19 +191,15 @@ function SessionBridge({
         const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
         room.localParticipant.setAttributes({ [timeZoneAttribute]: timeZone }).catch(() => {});
       }
-      try {
-        // The pre-connect buffer records what the user says before the agent has joined.
-        await room.localParticipant.setMicrophoneEnabled(true, undefined, { preConnectBuffer: true });
-      } catch (error) {
+      const microphoneError = await microphone;
+      if (microphoneError && !cancelled) {
         // Python classifies the browser's error name (`voice_app.protocol.MICROPHONE_ERRORS`).
-        if (!cancelled) {
-          handlers.current.onError?.({
-            kind: "device_failed",
-            source: "microphone",
-            error_name: error?.name ?? "Error",
-            detail: String(error?.message ?? error ?? ""),
-          });
-        }
+        handlers.current.onError?.({
+          kind: "device_failed",
+          source: "microphone",
+          error_name: microphoneError?.name ?? "Error",
+          detail: String(microphoneError?.message ?? microphoneError ?? ""),
+        });
       }
     }, 0);
     return () => {
@@ -293,7 +323,11 @@ export function AgentSession({
     () => TokenSource.literal({ serverUrl, participantToken: token }),
     [serverUrl, token],
   );
-  const session = useSession(tokenSource, { agentConnectTimeoutMilliseconds: agentTimeoutMs });
+  // livekit-client 2.23 reads `preConnectBuffer` for the microphone from the room's publish
+  // defaults, not from setMicrophoneEnabled's publish options: without this the buffer never
+  // starts, and what the user says before the agent joins is lost (tests/test_speak_at_once.py).
+  const room = useMemo(() => new Room({ publishDefaults: { preConnectBuffer: true } }), []);
+  const session = useSession(tokenSource, { room, agentConnectTimeoutMilliseconds: agentTimeoutMs });
   const handlers = useLatest({ onStateChange, onTranscript, onError, onLatency, onTool, onDisconnected });
   return (
     <SessionProvider session={session}>

@@ -16,6 +16,7 @@ import reflex as rx
 from reflex.vars import ObjectVar
 
 from voice_app import routes
+from voice_app.app_settings import APP_SETTINGS, AppSettings
 from voice_app.auth.guards import require_login
 from voice_app.layout import signed_in_frame
 from voice_app.talk import livekit_components as lk
@@ -164,6 +165,7 @@ def _offline_model_notice() -> rx.Component:
             id="offline-model-notice",
             color_scheme="amber",
             variant="surface",
+            high_contrast=True,  # amber's text on its own surface is below 4.5:1 in light mode
             width="100%",
         ),
     )
@@ -197,13 +199,16 @@ def _push_to_talk() -> rx.Component:
     )
 
 
-def _controls() -> rx.Component:
+def _controls(offered: AppSettings = APP_SETTINGS) -> rx.Component:
+    toggles = [_toggle("Microphone", "microphone")]
+    if offered.offer_camera:
+        toggles.append(_toggle("Camera", "camera"))
+    if offered.offer_screen_share:
+        toggles.append(_toggle("Share screen", "screen_share"))
     return rx.vstack(
         rx.cond(TalkState.push_to_talk, _push_to_talk()),
         rx.flex(
-            _toggle("Microphone", "microphone"),
-            _toggle("Camera", "camera"),
-            _toggle("Share screen", "screen_share"),
+            *toggles,
             spacing="2",
             wrap="wrap",
             role="group",
@@ -213,7 +218,11 @@ def _controls() -> rx.Component:
             rx.el.summary("Devices", cursor="pointer", padding_y="0.25em"),
             rx.grid(
                 lk.device_select("audioinput", "Microphone", style=DEVICE_SELECT_STYLE),
-                lk.device_select("videoinput", "Camera", style=DEVICE_SELECT_STYLE),
+                *(
+                    [lk.device_select("videoinput", "Camera", style=DEVICE_SELECT_STYLE)]
+                    if offered.offer_camera
+                    else []
+                ),
                 lk.device_select("audiooutput", "Speaker", style=DEVICE_SELECT_STYLE),
                 columns=rx.breakpoints(initial="1", sm="3"),
                 spacing="3",
@@ -272,8 +281,8 @@ def _agent_panel() -> rx.Component:
                 TalkState.livekit_token != "",
                 rx.box(_media(), width="100%", display="flex", flex_direction="column", gap="0.75em"),
                 rx.text(
-                    "Press Start conversation and speak: the agent answers by voice and in the "
-                    "captions. You can also type.",
+                    f"Press {APP_SETTINGS.start_button_text} and speak: the agent answers by voice and "
+                    "in the captions." + (" You can also type." if APP_SETTINGS.offer_chat else ""),
                     color_scheme="gray",
                 ),
             ),
@@ -290,7 +299,7 @@ def _agent_panel() -> rx.Component:
                 rx.vstack(
                     rx.button(
                         rx.icon("phone"),
-                        "Start conversation",
+                        APP_SETTINGS.start_button_text,
                         on_click=TalkState.start_conversation,
                         loading=TalkState.busy_starting,
                         size="3",
@@ -300,7 +309,7 @@ def _agent_panel() -> rx.Component:
                         TalkState.stage == "disconnected",
                         rx.text(
                             "Conversation ended. ",
-                            rx.link("It is in your history.", href=routes.HISTORY),
+                            rx.link("It is in your history.", href=routes.HISTORY, underline="always"),
                             size="2",
                             color_scheme="gray",
                         ),
@@ -444,7 +453,7 @@ def _conversation_panel() -> rx.Component:
                 padding="0.25em",
                 _focus_visible=_FOCUS_RING,
             ),
-            _chat_form(),
+            *([_chat_form()] if APP_SETTINGS.offer_chat else []),
             _latency_details(),
             spacing="3",
             width="100%",
