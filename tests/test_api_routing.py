@@ -20,6 +20,16 @@ def test_a_mistyped_api_path_is_a_json_404(api: httpx.Client) -> None:
     assert response.json() == {"detail": "Not Found"}
 
 
+def test_a_room_name_with_a_line_break_in_the_path_is_refused_in_json(api: httpx.Client) -> None:
+    user = sign_in(api, display_name="Newline")
+
+    response = api.get("/api/rooms/%0Atalk/agent", headers=user.headers)
+
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["errors"][0]["field"] == "path.room"
+
+
 def test_the_wrong_method_on_an_api_route_is_a_json_405(api: httpx.Client) -> None:
     response = api.get("/api/generate-token")
 

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.convertors import PathConvertor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -95,6 +96,19 @@ def create_api() -> FastAPI:
 
 
 fastapi_app = create_api()
+
+
+def let_mounted_apps_see_encoded_line_breaks() -> None:
+    """Let a path holding ``%0A`` reach the app Reflex mounts, and so the API's JSON answers.
+
+    Reflex mounts its apps under a top-level Starlette app, whose ``path`` convertor is ``.*``:
+    it stops at a line break, so such a path matched nothing and got Starlette's plain-text 404
+    before any of our code ran. The API's own routes then decide, as for any other path.
+    """
+    PathConvertor.regex = "(?s:.*)"
+
+
+let_mounted_apps_see_encoded_line_breaks()
 
 API_PATH_PREFIXES = ("/api/", "/docs", "/redoc", "/openapi.json")
 """Paths the API app answers (its routes and docs); Reflex's own app gets every other request."""
