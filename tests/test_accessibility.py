@@ -123,6 +123,13 @@ def test_the_signed_in_pages_pass_axe(page: Page, app_server: AppServer, databas
     axe.check(page, "a transcript's delete confirmation")
     page.keyboard.press("Escape")
 
+    page.goto(app_server.frontend_url + routes.SETTINGS)
+    expect(page.locator("#memory-switch")).to_be_visible()
+    axe.check(page, "the settings page")
+    page.locator("#memory-switch").click()
+    expect(page.locator("#memory-switch")).to_have_attribute("aria-checked", "true")
+    axe.check(page, "the settings page with memory on")
+
     page.goto(app_server.frontend_url + routes.ACCOUNT)
     expect(page.locator("#delete-account")).to_be_visible()
     axe.check(page, "the account page")
