@@ -5,7 +5,6 @@ tool-calling stand-in at the OpenAI API boundary (``tests/support/standin_llm.py
 from __future__ import annotations
 
 import shutil
-import wave
 from collections.abc import Iterator
 
 import pytest
@@ -14,7 +13,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.support.browser import AppServer, fake_microphone_args, isolated_tree, launch_chromium
 from tests.support.inference import InferenceService
 from tests.support.livekit import LiveKitServer
-from tests.support.speech import QUESTIONS, speak_to_wav
+from tests.support.speech import QUESTIONS, fake_microphone_recording
 from tests.support.standin_llm import StandinLLM, worker_env
 from tests.support.worker import AgentWorker
 from tests.test_talk_page import (
@@ -200,16 +199,9 @@ def chromium_asking_again_and_again(
 ) -> Iterator[Browser]:  # type: ignore[no-untyped-def]
     """Chromium whose microphone asks ``REPEATED_QUESTION`` every 5 s or so, for minutes: in any
     stretch of a few seconds the user is speaking, pressed or not."""
-    workdir = tmp_path_factory.mktemp("repeating-microphone")
-    speech = speak_to_wav(REPEATED_QUESTION, workdir / "question.wav", sample_rate=48_000)
-    with wave.open(str(speech), "rb") as source:
-        rate, frames = source.getframerate(), source.readframes(source.getnframes())
-    path = workdir / "microphone.wav"
-    with wave.open(str(path), "wb") as target:
-        target.setnchannels(1)
-        target.setsampwidth(2)
-        target.setframerate(rate)
-        target.writeframes((frames + b"\x00\x00" * int(rate * 2.5)) * 40)
+    path = fake_microphone_recording(
+        REPEATED_QUESTION, tmp_path_factory.mktemp("repeating-microphone"), after_seconds=2.5, repeat=40
+    )
     browser = launch_chromium(playwright, fake_microphone_args(path))
     yield browser
     browser.close()

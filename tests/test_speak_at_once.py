@@ -9,7 +9,6 @@ the page does when Start is pressed, while it connects.
 
 from __future__ import annotations
 
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from playwright.sync_api import Browser, Page, expect
 from agent_worker import prompts
 from tests.support.browser import AppServer, fake_microphone_args, launch_chromium
 from tests.support.processes import wait_until
-from tests.support.speech import QUESTIONS, speak_to_wav, word_accuracy, words
+from tests.support.speech import QUESTIONS, fake_microphone_recording, word_accuracy, words
 from tests.support.worker import AgentWorker
 from tests.test_talk_page import (
     AGENT_TIMEOUT_MS,
@@ -63,17 +62,7 @@ new MutationObserver(() => {
 @pytest.fixture(scope="module")
 def question_at_once_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``QUESTION`` from the first tenth of a second, then silence."""
-    workdir = tmp_path_factory.mktemp("speak-at-once")
-    speech = speak_to_wav(QUESTION, workdir / "question.wav", sample_rate=48_000)
-    with wave.open(str(speech), "rb") as source:
-        rate, frames = source.getframerate(), source.readframes(source.getnframes())
-    path = workdir / "microphone.wav"
-    with wave.open(str(path), "wb") as target:
-        target.setnchannels(1)
-        target.setsampwidth(2)
-        target.setframerate(rate)
-        target.writeframes(b"\x00\x00" * (rate // 10) + frames + b"\x00\x00" * rate * 30)
-    return path
+    return fake_microphone_recording(QUESTION, tmp_path_factory.mktemp("speak-at-once"), before_seconds=0.1)
 
 
 @pytest.fixture(scope="module")

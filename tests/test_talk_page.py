@@ -12,7 +12,6 @@ import re
 import shutil
 import signal
 import time
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,7 +31,7 @@ from tests.support.browser import (
 from tests.support.inference import InferenceService
 from tests.support.livekit import LiveKitServer
 from tests.support.processes import wait_until
-from tests.support.speech import QUESTIONS, speak_to_wav, word_accuracy
+from tests.support.speech import QUESTIONS, fake_microphone_recording, word_accuracy
 from tests.support.worker import REGISTERED_LOG_LINE, AgentWorker
 from voice_app import routes
 from voice_app.protocol import AGENT_JOIN_TIMEOUT_SECONDS
@@ -53,18 +52,9 @@ USER_TYPED = '.caption[data-role="user"][data-source="typed"]'
 @pytest.fixture(scope="module")
 def microphone_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Silence, then ``SPOKEN_QUESTION`` in espeak-ng's voice at 48 kHz, then silence."""
-    workdir = tmp_path_factory.mktemp("microphone")
-    speech = speak_to_wav(SPOKEN_QUESTION, workdir / "question.wav", sample_rate=48_000)
-    with wave.open(str(speech), "rb") as source:
-        rate, frames = source.getframerate(), source.readframes(source.getnframes())
-    path = workdir / "microphone.wav"
-    with wave.open(str(path), "wb") as target:
-        target.setnchannels(1)
-        target.setsampwidth(2)
-        target.setframerate(rate)
-        silence = b"\x00\x00" * rate
-        target.writeframes(silence * SILENCE_BEFORE_SPEECH_SECONDS + frames + silence * 30)
-    return path
+    return fake_microphone_recording(
+        SPOKEN_QUESTION, tmp_path_factory.mktemp("microphone"), before_seconds=SILENCE_BEFORE_SPEECH_SECONDS
+    )
 
 
 @pytest.fixture(scope="module")

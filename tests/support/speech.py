@@ -144,3 +144,23 @@ def word_accuracy(expected: str, heard: str) -> float:
             current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref_word != hyp_word)))
         previous = current
     return max(0.0, 1.0 - previous[-1] / len(reference))
+
+
+def fake_microphone_recording(
+    text: str, workdir: Path, *, before_seconds: float = 0.0, after_seconds: float = 30.0, repeat: int = 1
+) -> Path:
+    """What Chromium's fake microphone plays: ``text`` in espeak-ng's voice at 48 kHz after
+    ``before_seconds`` of silence, each time followed by ``after_seconds`` of silence, ``repeat``
+    times over."""
+    speech = speak_to_wav(text, workdir / "speech.wav", sample_rate=48_000)
+    with wave.open(str(speech), "rb") as source:
+        rate, frames = source.getframerate(), source.readframes(source.getnframes())
+    silence = b"\x00\x00"
+    path = workdir / "microphone.wav"
+    with wave.open(str(path), "wb") as target:
+        target.setnchannels(1)
+        target.setsampwidth(2)
+        target.setframerate(rate)
+        spoken = frames + silence * int(rate * after_seconds)
+        target.writeframes(silence * int(rate * before_seconds) + spoken * repeat)
+    return path
