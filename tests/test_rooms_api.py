@@ -160,6 +160,7 @@ def test_the_token_carries_exactly_the_promised_claims(
             "canPublish": True,
             "canSubscribe": True,
             "canPublishData": True,
+            "canUpdateOwnMetadata": True,
         },
         "roomConfig": {
             "emptyTimeout": ROOM_EMPTY_TIMEOUT_SECONDS,

@@ -30,13 +30,15 @@ TIMEOUT = 90
 def debug_deployment(
     tmp_path_factory: pytest.TempPathFactory, inference_service: InferenceService
 ) -> Iterator[tuple[LiveKitServer, Backend, AgentWorker]]:
-    """LiveKit, a backend at DEBUG and a worker in `dev` mode (DEBUG too), of their own."""
+    """LiveKit, a backend and a worker of their own, both logging at DEBUG."""
     workdir = tmp_path_factory.mktemp("debug-logs")
     livekit = LiveKitServer(workdir).start()
     backend = worker = None
     try:
         backend = Backend(workdir, livekit, {"LOG_LEVEL": "DEBUG"}, loglevel="debug").start()
-        worker = AgentWorker(workdir, livekit, backend, inference_service).start()
+        worker = AgentWorker(
+            workdir, livekit, backend, inference_service, extra_env={"LOG_LEVEL": "DEBUG"}
+        ).start()
         yield livekit, backend, worker
     finally:
         for process in (worker, backend, livekit):
