@@ -94,7 +94,7 @@ async def test_captions_of_the_user_appear_while_they_are_still_speaking(
 ) -> None:
     user = sign_in(api, display_name="Ada")
     long_question = spoken_frame(
-        "Please tell me a short story about a brave little robot who sails across the sea.", tmp_path
+        "Please tell me a short story about a little robot who lives by the sea.", tmp_path
     )
     async with talking(api, user) as client:
         await client.wait_for("the agent listening", lambda: client.agent_states[-1][1] == "listening", 20)
@@ -105,7 +105,7 @@ async def test_captions_of_the_user_appear_while_they_are_still_speaking(
     assert final[0].first_received_at < ended, "no caption arrived before the user stopped speaking"
     assert (
         word_accuracy(
-            "Please tell me a short story about a brave little robot who sails across the sea.", final[0].text
+            "Please tell me a short story about a little robot who lives by the sea.", final[0].text
         )
         >= 0.8
     ), final[0].text
