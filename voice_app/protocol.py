@@ -41,6 +41,9 @@ fails; any other name is ``microphone_failed``. The page reports the raw name, P
 
 MAX_DISPLAY_NAME_LENGTH = 80
 
+RESUMED_KEY = "resumed"
+"""Dispatch metadata key: this agent replaces a lost one and goes on with its conversation."""
+
 
 @dataclass(frozen=True)
 class AgentDispatchMetadata:
@@ -71,7 +74,7 @@ class AgentDispatchMetadata:
         return cls(
             display_name=name or None,
             user_id=int(user_id) if isinstance(user_id, int | str) and str(user_id).isdigit() else None,
-            resumed=data.get("resumed") is True,
+            resumed=data.get(RESUMED_KEY) is True,
         )
 
 

@@ -20,13 +20,12 @@ from sqlmodel import Session, col, select
 
 from voice_app.db import get_engine
 from voice_app.history.models import Conversation
+from voice_app.protocol import RESUMED_KEY
 from voice_app.rooms.livekit_client import call_livekit, get_livekit_api
 from voice_app.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-RESUMED_KEY = "resumed"
-"""Dispatch metadata key: this agent replaces a lost one and goes on with its conversation."""
 RECENT_DISPATCH_SECONDS = 15.0
 """A dispatch this young is an agent already on its way (e.g. sent by a worker): no second one."""
 
