@@ -33,6 +33,7 @@ from livekit.agents import (
     tts,
 )
 from livekit.agents.types import TOPIC_CHAT
+from sqlalchemy import Engine
 
 from agent_worker import prompts
 from agent_worker.agent import VoiceAssistant
@@ -81,8 +82,43 @@ their own gain control. Measured on espeak-ng questions through the room: 100% o
 right, against 93-98% at the 24 kHz default.
 
 Pre-connect audio: the talk page records the microphone from the moment Start is pressed and
-sends that recording when the agent joins; it is heard before the live audio, so words said
-before the agent was in the room are not lost (`tests/test_speak_at_once.py`)."""
+sends that recording as soon as the agent is in the room; it is heard before the live audio, so
+words said before the agent was there are not lost (`tests/test_speak_at_once.py`)."""
+
+
+def microphone(*, push_to_talk: bool, resumed: bool) -> room_io.AudioInputOptions:
+    """How the user's microphone is heard, with the pre-connect recording or without.
+
+    Without it for push-to-talk (what was said before the agent joined was said outside a press)
+    and for an agent sent in place of a lost one: the page recorded only for the first agent, and
+    the room's input would otherwise wait ``pre_connect_audio_timeout`` for a recording that never
+    comes, hearing nothing live meanwhile and then all of it at once.
+    """
+    if push_to_talk or resumed:
+        return dataclasses.replace(MICROPHONE, pre_connect_audio=False)
+    return MICROPHONE
+
+
+async def open_room_io(
+    ctx: JobContext, session: AgentSession, options: room_io.RoomOptions
+) -> room_io.RoomIO:
+    """The session's input and output in the room, made before the agent joins it.
+
+    The browser sends its pre-connect recording the moment the agent is in the room; a byte stream
+    that arrives before its handler exists is dropped by the SDK. ``AgentSession.start(room=...)``
+    would create this only once the session starts, which here is after the user has joined and
+    their records are read, so it is made first and the session started on it later. It is closed
+    after the session, when the job ends.
+    """
+    conversation_io = room_io.RoomIO(session, ctx.room, options=options)
+    await conversation_io.start()
+
+    async def close_after_session(_reason: str) -> None:
+        await session.aclose()
+        await conversation_io.aclose()
+
+    ctx.add_shutdown_callback(close_after_session)
+    return conversation_io
 
 
 AEC_WARMUP_SECONDS: float | None = None
@@ -96,11 +132,9 @@ getUserMedia) keeps the greeting from interrupting itself."""
 def hear_microphone(room: rtc.Room, identity: str) -> None:
     """Subscribe to the user's audio now that the session listens, and to any they publish later.
 
-    The browser records its pre-connect buffer until the agent subscribes to its microphone.
-    Subscribing on connect (livekit-agents' default) ended that recording while the session was
-    still starting, and the audio between the two was heard by nobody: the middle of a question
-    asked straight after Start was lost. Subscribing once the session's room input exists makes
-    the buffer end where the live audio begins.
+    The browser records its pre-connect buffer until the agent subscribes to its microphone, so
+    the buffer ends where the live audio begins. Only the user's microphone: the agent does not
+    look at their camera or screen, and subscribing to them would only cost decoding.
     """
 
     def subscribe(publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant) -> None:
@@ -155,29 +189,41 @@ async def entrypoint(ctx: JobContext) -> None:
 
     # the greeting's words are known now: its audio is made while the room connects
     greeting_audio = asyncio.create_task(speak_ahead(pipeline.tts, greeting))
+    # Who is coming is in the dispatch, so what the conversation starts with is read before
+    # joining: the room's input must exist before the agent is in the room (see open_room_io).
+    expected_user = metadata.user_id
+    tool_context.engine = engine = engine_for(settings.DATABASE_URL)
+    earlier = await _earlier_conversation(engine, ctx, expected_user) if metadata.resumed else None
+    start = await _conversation_start(engine, expected_user, ctx.job.id)
+    room_options.audio_input = microphone(push_to_talk=start.push_to_talk, resumed=metadata.resumed)
+    # (no participant_identity in the options: RoomIO cannot take one before the room connects;
+    # it links the first user to join, and only the user the token was made for can join)
+    expected_identity = str(expected_user) if expected_user is not None else None
+    conversation_io = await open_room_io(ctx, session, room_options)
+
     await ctx.connect(auto_subscribe=AutoSubscribe.SUBSCRIBE_NONE)  # see hear_microphone
     # The talk page reads this to say plainly when the tiny offline LLM is the one answering.
     await ctx.room.local_participant.set_attributes({LLM_PROVIDER_ATTRIBUTE: pipeline.providers["llm"]})
     try:
-        participant = await asyncio.wait_for(ctx.wait_for_participant(), settings.USER_JOIN_TIMEOUT_SECONDS)
+        participant = await asyncio.wait_for(
+            ctx.wait_for_participant(identity=expected_identity),
+            settings.USER_JOIN_TIMEOUT_SECONDS,
+        )
     except TimeoutError:
         await _leave_unused_room(ctx, settings.USER_JOIN_TIMEOUT_SECONDS)
         return
-    room_options.participant_identity = participant.identity
     user_id = _user_id(participant, metadata)
-    earlier = await _earlier_conversation(settings, ctx, user_id) if metadata.resumed else None
+    if user_id != expected_user:  # not the user the dispatch named: nothing of theirs is used
+        earlier, start = None, ConversationStart()
+    if start.push_to_talk:  # before hearing anything: only presses open the microphone
+        enable_push_to_talk(session, ctx.room, user_identity=participant.identity)
+    hear_microphone(ctx.room, participant.identity)
     store = _open_transcripts(settings, ctx, user_id, earlier.conversation_id if earlier else None)
     observer = ConversationObserver(ctx, session, pipeline, store)
     observer.watch()
     tool_context.participant = participant
     tool_context.user_id = store.user_id if store else None
-    tool_context.engine = engine_for(settings.DATABASE_URL)
     ToolReporter(ctx.room, store, tools, observer.spawn).watch(session)
-    start = ConversationStart()
-    if store:
-        start = await asyncio.to_thread(
-            load_conversation_start, tool_context.engine, user_id=store.user_id, job_id=ctx.job.id
-        )
     agent = VoiceAssistant(
         greeting=greeting,
         greeting_audio=greeting_audio,
@@ -186,13 +232,9 @@ async def entrypoint(ctx: JobContext) -> None:
         push_to_talk=start.push_to_talk,
         chat_ctx=earlier.chat_context() if earlier else None,
     )
-    if start.push_to_talk:  # what was said before the agent joined was said outside a press
-        room_options.audio_input = dataclasses.replace(MICROPHONE, pre_connect_audio=False)
     logger.info("conversation started", extra={"pipeline": pipeline.name, "push_to_talk": start.push_to_talk})
-    await session.start(agent=agent, room=ctx.room, room_options=room_options)
-    hear_microphone(ctx.room, participant.identity)
-    if start.push_to_talk:
-        enable_push_to_talk(session, ctx.room, user_identity=participant.identity)
+    await session.start(agent=agent)  # its input and output are conversation_io's
+    conversation_io.register_text_input(answer_typed_message)
     if pipeline.providers["llm"] == "local":
         # while the greeting plays, let the local LLM read the prompt every reply starts with
         observer.spawn(read_ahead(pipeline.llm, prompts.INSTRUCTIONS, greeting))
@@ -253,18 +295,23 @@ def _user_id(participant: rtc.RemoteParticipant, metadata: AgentDispatchMetadata
 
 
 async def _earlier_conversation(
-    settings: WorkerSettings, ctx: JobContext, user_id: int | None
+    engine: Engine, ctx: JobContext, user_id: int | None
 ) -> EarlierConversation | None:
     """The stored conversation a lost agent was having here; None (a new one) if unreadable."""
     if user_id is None:
         return None
     try:
-        return await asyncio.to_thread(
-            earlier_conversation, engine_for(settings.DATABASE_URL), user_id=user_id, room_name=ctx.room.name
-        )
+        return await asyncio.to_thread(earlier_conversation, engine, user_id=user_id, room_name=ctx.room.name)
     except Exception:
         logger.warning("could not read the conversation so far; starting a new one", exc_info=True)
         return None
+
+
+async def _conversation_start(engine: Engine, user_id: int | None, job_id: str) -> ConversationStart:
+    """The user's choices and memory; the defaults for a participant who is not an app user."""
+    if user_id is None:
+        return ConversationStart()
+    return await asyncio.to_thread(load_conversation_start, engine, user_id=user_id, job_id=job_id)
 
 
 def _open_transcripts(

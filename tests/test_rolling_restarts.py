@@ -48,6 +48,8 @@ async def test_a_rolling_restart_of_every_worker_ends_no_conversation(
                     )
                 )
                 agents = [c.agent_identity for c in clients]
+                # LiveKit chooses where each conversation goes: one worker may hold all of them
+                holding = [w for w in old if w.job_processes_in_rooms(isolated_deployment.livekit.port)]
                 for step, worker in enumerate(old):
                     worker.terminate()
                     new.append(
@@ -56,7 +58,7 @@ async def test_a_rolling_restart_of_every_worker_ends_no_conversation(
                         ).start()
                     )
                     await asyncio.gather(*(ask(c, f"Still there after restart {step}?") for c in clients))
-                    assert all(worker.running for worker in old), "a draining worker left its conversations"
+                    assert all(w.running for w in holding), "a draining worker left its conversations"
                 assert [c.agent_identity for c in clients] == agents, "a conversation changed agent"
             finally:
                 await asyncio.gather(*(c.close() for c in clients))

@@ -39,6 +39,13 @@ SPOKEN_BEFORE_THE_AGENT_JOINED_MS = 250
 than this, its first words are said before the agent is there (and until the agent listens to
 the microphone, a moment later, only the pre-connect buffer holds them)."""
 
+PRE_CONNECT_RECORDING_DROPPED = (
+    "ignoring byte stream with topic 'lk.agent.pre-connect-audio-buffer'",
+    "timeout waiting for pre-connect audio buffer",
+    "pre-connect audio buffer is too old",
+)
+"""What livekit-agents logs when the recording arrived before its handler, or not at all."""
+
 # Records when the page opened the microphone (the WAV starts speaking then) and when the agent
 # was first in the room (the status shows an agent state), on the page's own clock.
 RECORD_TIMES = """
@@ -86,6 +93,7 @@ def test_speech_right_after_start_before_the_agent_joined_is_transcribed_and_ans
     page: Page, app_server: AppServer, agent_worker: AgentWorker, shots: Screenshots
 ) -> None:
     page.add_init_script(RECORD_TIMES)
+    worker_log_before = len(agent_worker.log())
     sign_in(page, app_server, registered_user(app_server, "Ada"))
     status = start_conversation(page, agent_worker)
 
@@ -103,9 +111,11 @@ def test_speech_right_after_start_before_the_agent_joined_is_transcribed_and_ans
     heard = caption_text(heard_caption)
     shots.take(page, "heard")
     # The first words were said before the agent was in the room: only the pre-connect buffer
-    # has them. The last ones come live. (The words where the recording hands over to the live
-    # audio are sometimes garbled on this machine; see the README's voice loop.)
+    # has them. The last ones come live.
     said = f"heard {heard!r}; {spoken_before_join_ms:.0f} ms of it was said before the agent joined"
+    worker_log = agent_worker.log()[worker_log_before:]
+    for dropped in PRE_CONNECT_RECORDING_DROPPED:
+        assert dropped not in worker_log, f"the worker dropped the recording ({dropped!r}); {said}"
     assert words(heard)[:2] == words(QUESTION)[:2], said
     assert words(heard)[-2:] == words(QUESTION)[-2:], said
     assert word_accuracy(QUESTION, heard) >= 0.5, said

@@ -118,13 +118,20 @@ class AgentWorker:
 
         Idle job processes wait without a connection; the main process holds its own.
         """
+        for child in self.job_processes_in_rooms(livekit_port):
+            return child
+        raise AssertionError("no job process is connected to LiveKit")
+
+    def job_processes_in_rooms(self, livekit_port: int) -> list[psutil.Process]:
+        """Every child process connected to LiveKit: one per running conversation."""
+        in_rooms = []
         for child in psutil.Process(self.pid).children(recursive=True):
             try:
                 if any(c.raddr and c.raddr.port == livekit_port for c in child.net_connections("tcp")):
-                    return child
+                    in_rooms.append(child)
             except psutil.Error:
                 continue
-        raise AssertionError("no job process is connected to LiveKit")
+        return in_rooms
 
     def kill_with_its_jobs(self) -> None:
         """SIGKILL the worker and every process it started, as when its machine is lost.
