@@ -19,7 +19,7 @@ from livekit.agents import ipc
 from livekit.agents.job import RunningJobInfo
 
 from agent_worker.readiness import ReadyAgentServer
-from voice_app.rooms.agent_return import resumed_metadata
+from voice_app.protocol import AgentDispatchMetadata
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,9 @@ class AgentReplacer:
             # dispatch first: when the dead agent leaves, the backend (webhook) sees a new one on its way
             await livekit.agent_dispatch.create_dispatch(
                 api.CreateAgentDispatchRequest(
-                    agent_name=lost.job.agent_name, room=room, metadata=resumed_metadata(lost.job.metadata)
+                    agent_name=lost.job.agent_name,
+                    room=room,
+                    metadata=AgentDispatchMetadata.resumed_from(lost.job.metadata),
                 )
             )
             identity = lost.accept_arguments.identity

@@ -7,6 +7,7 @@ Kept free of Reflex, FastAPI and database imports so the agent image can import 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from dataclasses import dataclass
@@ -56,7 +57,15 @@ class AgentDispatchMetadata:
 
     def to_json(self) -> str:
         """The metadata string of a ``RoomAgentDispatch``."""
-        return json.dumps({"display_name": self.display_name, "user_id": self.user_id})
+        data: dict[str, Any] = {"display_name": self.display_name, "user_id": self.user_id}
+        if self.resumed:
+            data[RESUMED_KEY] = True
+        return json.dumps(data)
+
+    @classmethod
+    def resumed_from(cls, lost_agent_metadata: str) -> str:
+        """The metadata of an agent sent in place of a lost one: the same user, marked resumed."""
+        return dataclasses.replace(cls.parse(lost_agent_metadata), resumed=True).to_json()
 
     @classmethod
     def parse(cls, raw: str) -> AgentDispatchMetadata:

@@ -9,18 +9,17 @@ import pytest
 from agent_worker import prompts
 from agent_worker.resume import EarlierConversation
 from voice_app.protocol import AgentDispatchMetadata
-from voice_app.rooms.agent_return import resumed_metadata
 
 
 def test_the_replacement_keeps_who_the_user_is_and_is_marked_resumed() -> None:
     lost = json.dumps({"display_name": "Ada", "user_id": 7})
-    parsed = AgentDispatchMetadata.parse(resumed_metadata(lost))
+    parsed = AgentDispatchMetadata.parse(AgentDispatchMetadata.resumed_from(lost))
     assert parsed == AgentDispatchMetadata(display_name="Ada", user_id=7, resumed=True)
 
 
 @pytest.mark.parametrize("lost", ["", "not json", "[1, 2]"])
 def test_unreadable_metadata_still_gives_a_resumed_agent(lost: str) -> None:
-    assert AgentDispatchMetadata.parse(resumed_metadata(lost)).resumed
+    assert AgentDispatchMetadata.parse(AgentDispatchMetadata.resumed_from(lost)).resumed
 
 
 def test_a_first_agent_is_not_resumed() -> None:

@@ -11,7 +11,6 @@ with the stored conversation.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 
@@ -20,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from voice_app.db import get_engine
 from voice_app.history.models import Conversation
-from voice_app.protocol import RESUMED_KEY
+from voice_app.protocol import AgentDispatchMetadata
 from voice_app.rooms.livekit_client import call_livekit, get_livekit_api
 from voice_app.settings import Settings
 
@@ -28,17 +27,6 @@ logger = logging.getLogger(__name__)
 
 RECENT_DISPATCH_SECONDS = 15.0
 """A dispatch this young is an agent already on its way (e.g. sent by a worker): no second one."""
-
-
-def resumed_metadata(metadata: str) -> str:
-    """Dispatch metadata (``{"display_name", "user_id"}``) marked as a resumed conversation."""
-    try:
-        data = json.loads(metadata) if metadata else {}
-    except json.JSONDecodeError:
-        data = {}
-    if not isinstance(data, dict):
-        data = {}
-    return json.dumps({**data, RESUMED_KEY: True})
 
 
 def _seconds(timestamp: int) -> float:
@@ -76,7 +64,9 @@ async def return_agent_if_lost(room_name: str, *, settings: Settings) -> bool:
     await call_livekit(
         livekit.agent_dispatch.create_dispatch(
             api.CreateAgentDispatchRequest(
-                agent_name=settings.AGENT_NAME, room=room_name, metadata=resumed_metadata(metadata)
+                agent_name=settings.AGENT_NAME,
+                room=room_name,
+                metadata=AgentDispatchMetadata.resumed_from(metadata),
             )
         ),
         settings=settings,
