@@ -18,7 +18,6 @@ things, and a dev worker must not stop taking conversations because of them.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections import deque
@@ -28,7 +27,8 @@ from typing import Any
 import httpx
 import psutil
 from livekit.agents import AgentServer
-from livekit.agents.utils.hw import get_cpu_monitor
+
+from agent_worker.process_tree import ProcessTree, available_cpus
 
 logger = logging.getLogger(__name__)
 
@@ -44,41 +44,21 @@ class ProcessTreeCpu:
     """The CPU share (0-1, per core) of a process and its descendants over the last few calls."""
 
     def __init__(self, pid: int | None = None) -> None:
-        self._root = psutil.Process(pid or os.getpid())
-        self._cpus = max(get_cpu_monitor().cpu_count(), 1.0)
+        self._tree = ProcessTree(*([pid] if pid else []))
+        self._cpus = available_cpus()
         self._lock = threading.Lock()
-        self._seen: dict[int, float] = {}
-        self._last_at: float | None = None
+        self._last_at = time.monotonic()
         self._samples: deque[float] = deque(maxlen=SAMPLES)
 
     def __call__(self) -> float:
         """The average CPU share since the last few calls."""
         with self._lock:
             now = time.monotonic()
-            used = self._cpu_seconds_since_last_call()
-            if self._last_at is not None and now > self._last_at:
+            used = self._tree.cpu_seconds_since_last_call()
+            if now > self._last_at:
                 self._samples.append(min(used / ((now - self._last_at) * self._cpus), 1.0))
             self._last_at = now
             return sum(self._samples) / len(self._samples) if self._samples else 0.0
-
-    def _cpu_seconds_since_last_call(self) -> float:
-        current: dict[int, float] = {}
-        for process in [self._root, *self._children()]:
-            try:
-                times = process.cpu_times()
-            except psutil.Error:
-                continue  # it exited in between
-            current[process.pid] = times.user + times.system
-        # a process that started since the last call counts from zero; one that ended is gone
-        used = sum(seconds - self._seen.get(pid, 0.0) for pid, seconds in current.items())
-        self._seen = current
-        return max(used, 0.0)
-
-    def _children(self) -> list[psutil.Process]:
-        try:
-            return self._root.children(recursive=True)
-        except psutil.Error:
-            return []
 
 
 class InferenceLoad:

@@ -53,6 +53,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from agent_worker.process_tree import ProcessTree
 from tests.factories import sign_in
 from tests.support.backend import Backend
 from tests.support.inference import InferenceService
@@ -118,44 +119,6 @@ class Talker:
             await asyncio.sleep(0.5)
 
 
-class TreeCpu:
-    """CPU seconds used by processes and their descendants, robust to children coming and going."""
-
-    def __init__(self, *pids: int) -> None:
-        self._roots = [psutil.Process(pid) for pid in pids]
-        self._seen: dict[int, float] = {}
-        self.used()
-
-    def _processes(self) -> list[psutil.Process]:
-        processes = []
-        for root in self._roots:
-            processes += [root, *root.children(recursive=True)]
-        return processes
-
-    def used(self) -> float:
-        """CPU seconds used since the last call."""
-        current = {}
-        for process in self._processes():
-            try:
-                times = process.cpu_times()
-            except psutil.Error:
-                continue
-            current[process.pid] = times.user + times.system
-        used = sum(seconds - self._seen.get(pid, 0.0) for pid, seconds in current.items())
-        self._seen = current
-        return max(used, 0.0)
-
-    def memory_mb(self) -> float:
-        """Proportional set size of the whole trees (shared pages split between their sharers)."""
-        total = 0
-        for process in self._processes():
-            try:
-                total += process.memory_full_info().pss
-            except psutil.Error:
-                continue
-        return total / 2**20
-
-
 def percentile(values: list[float], q: float) -> float | None:
     """The ``q`` quantile (0-1) by linear interpolation; None for no values."""
     if not values:
@@ -213,8 +176,8 @@ async def measure_capacity(
     Also returns the first count whose new conversation never got going (no greeting within
     60 s, when the machine is past what it can hold), or None.
     """
-    cpu = TreeCpu(worker.pid)
-    models_cpu = TreeCpu(inference.pid)
+    cpu = ProcessTree(worker.pid)
+    models_cpu = ProcessTree(inference.pid)
     cpus = psutil.cpu_count() or 1
     talkers: list[Talker] = []
     rows = []
@@ -232,13 +195,13 @@ async def measure_capacity(
             talkers.append(talker)
             await asyncio.sleep(5)  # let the new conversation settle into its rhythm
             turns_before = [len(t.turns) for t in talkers]
-            cpu.used()
-            models_cpu.used()
+            cpu.cpu_seconds_since_last_call()
+            models_cpu.cpu_seconds_since_last_call()
             started = time.monotonic()
             await asyncio.sleep(window)
             elapsed = time.monotonic() - started
-            load = cpu.used() / (elapsed * cpus)
-            models_load = models_cpu.used() / (elapsed * cpus)
+            load = cpu.cpu_seconds_since_last_call() / (elapsed * cpus)
+            models_load = models_cpu.cpu_seconds_since_last_call() / (elapsed * cpus)
             latencies = [
                 turn.client_e2e_ms
                 for t, before in zip(talkers, turns_before, strict=False)

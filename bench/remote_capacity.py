@@ -38,9 +38,10 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent_turns import TreeCpu, Turn, summary
+from agent_turns import Turn, summary
 from standin_server import REPLY
 
+from agent_worker.process_tree import ProcessTree
 from agent_worker.providers.live_transcription import TAIL_SILENCE_SECONDS
 from tests.factories import sign_in
 from tests.support.backend import Backend
@@ -149,7 +150,7 @@ async def run(args: argparse.Namespace) -> dict:
                 "WORKER_IDLE_PROCESSES": "3",
             },
         ).start()
-        cpu = TreeCpu(worker.pid)
+        cpu = ProcessTree(worker.pid)
         cpus = psutil.cpu_count() or 1
         with httpx.Client(base_url=backend.base_url, timeout=30) as api:
             for step in args.steps:
@@ -168,10 +169,10 @@ async def run(args: argparse.Namespace) -> dict:
                     break
                 await asyncio.sleep(8)  # the new users settle into their rhythm
                 before = len(turns)
-                cpu.used()
+                cpu.cpu_seconds_since_last_call()
                 started = time.monotonic()
                 await asyncio.sleep(args.window)
-                load = cpu.used() / ((time.monotonic() - started) * cpus)
+                load = cpu.cpu_seconds_since_last_call() / ((time.monotonic() - started) * cpus)
                 window_turns = [turn.client_e2e_ms for turn in turns[before:]]
                 added = [ms - CRITICAL_PATH_S * 1000 for ms in window_turns]
                 row = {

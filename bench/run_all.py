@@ -18,6 +18,7 @@ ORDER = [
     "agent_turns",
     "talk_page",
     "recovery",
+    "soak",
     "deploy_sizes",
     "startup",
 ]

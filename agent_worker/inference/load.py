@@ -8,37 +8,23 @@ many more conversations the machine can hold.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import time
 from collections import deque
-from pathlib import Path
 
-import psutil
+from agent_worker.process_tree import ProcessTree, available_cpus
 
 SAMPLE_SECONDS = 0.5
 WINDOW_SECONDS = 5.0
 
 
-def available_cpus() -> float:
-    """CPUs this process may use: its affinity, capped by a cgroup v2 quota (a container's ``cpus``)."""
-    cpus = float(len(os.sched_getaffinity(0)))
-    with contextlib.suppress(OSError, ValueError):
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
-        if quota != "max":
-            cpus = min(cpus, int(quota) / int(period))
-    return max(cpus, 1.0)
-
-
 class ProcessTreeLoad:
     """CPU seconds used by the process tree per wall-clock second and per CPU, over a sliding window.
 
-    Finished children (espeak-ng runs, a crashed llama-server) still count: once reaped, their CPU
-    time moves into this process's ``children_*`` times, which are part of the total.
+    Finished children (espeak-ng runs, a crashed llama-server) still count (``ProcessTree``).
     """
 
     def __init__(self) -> None:
-        self._root = psutil.Process()
+        self._tree = ProcessTree()
         self._cpus = available_cpus()
         self._samples: deque[tuple[float, float]] = deque()
 
@@ -55,7 +41,7 @@ class ProcessTreeLoad:
     def sample(self) -> None:
         """Record the tree's CPU seconds now and forget samples older than the window."""
         now = time.monotonic()
-        self._samples.append((now, self._cpu_seconds()))
+        self._samples.append((now, self._tree.cpu_seconds()))
         while len(self._samples) > 2 and self._samples[1][0] <= now - WINDOW_SECONDS:
             self._samples.popleft()
 
@@ -64,13 +50,3 @@ class ProcessTreeLoad:
         while True:
             self.sample()  # a few /proc reads: well under a millisecond
             await asyncio.sleep(SAMPLE_SECONDS)
-
-    def _cpu_seconds(self) -> float:
-        times = self._root.cpu_times()
-        total = times.user + times.system + times.children_user + times.children_system
-        with contextlib.suppress(psutil.Error):
-            for child in self._root.children(recursive=True):
-                with contextlib.suppress(psutil.Error):
-                    child_times = child.cpu_times()
-                    total += child_times.user + child_times.system
-        return total
