@@ -217,6 +217,14 @@ def test_ports_networks_and_scaling_are_as_designed() -> None:
         assert services[service]["networks"] == ["backplane"], f"{service} must not be reachable from outside"
         assert "ports" not in services[service]
     assert services["livekit"]["profiles"] == ["livekit"], "LiveKit Cloud users turn the local server off"
+    # the second node of the cluster: same config and Redis, its own published media ports,
+    # which it must also listen on (browsers are told the ports the node itself uses)
+    second = services["livekit-2"]
+    assert second["profiles"] == ["multinode"]
+    assert second["command"] == services["livekit"]["command"]
+    assert second["ports"] == ["7890:7880", "7891:7891/tcp", "7892:7892/udp"]
+    assert (second["environment"]["LIVEKIT_RTC_TCP_PORT"], second["environment"]["UDP_PORT"]) == ("7891", "7892")
+    assert second["environment"]["LIVEKIT_KEYS"] == services["livekit"]["environment"]["LIVEKIT_KEYS"]
     assert services["caddy"]["profiles"] == ["https"]
     assert {"80:80", "443:443"} <= set(services["caddy"]["ports"])
 

@@ -34,10 +34,17 @@ class LiveKitServer:
     """One livekit-server process; can be stopped and started again on the same ports."""
 
     def __init__(
-        self, workdir: Path, *, redis_address: str | None = None, webhook_url: str | None = None
+        self,
+        workdir: Path,
+        *,
+        redis_address: str | None = None,
+        webhook_url: str | None = None,
+        api_secret: str | None = None,
     ) -> None:
+        """``redis_address`` makes it a node of LiveKit's distributed mode; every node of one
+        deployment shares the Redis and the API key (pass the first node's ``api_secret``)."""
         self.api_key = "test-key"
-        self.api_secret = secrets.token_urlsafe(32)
+        self.api_secret = api_secret or secrets.token_urlsafe(32)
         self.port = free_port()
         self.tcp_port = free_port()
         self.udp_port = free_udp_port()

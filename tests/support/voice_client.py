@@ -67,6 +67,8 @@ class VoiceClient:
     agent_states: list[tuple[float, str]] = field(default_factory=list)
     agent_frames: list[AgentFrame] = field(default_factory=list)
     agent_joined_at: float | None = None
+    connection_events: list[str] = field(default_factory=list)
+    """The room's ``reconnecting`` / ``reconnected`` / ``disconnected`` events, in order."""
     frame_ms: int = MIC_FRAME_MS
     """Length of the audio frames sent and received: longer frames cost the client less CPU."""
     _mic: rtc.AudioSource | None = None
@@ -76,16 +78,26 @@ class VoiceClient:
 
     @classmethod
     async def join(
-        cls, api: httpx.Client, user: SignedInUser, room: str | None = None, *, frame_ms: int = MIC_FRAME_MS
+        cls,
+        api: httpx.Client,
+        user: SignedInUser,
+        room: str | None = None,
+        *,
+        frame_ms: int = MIC_FRAME_MS,
+        server_url: str | None = None,
     ) -> VoiceClient:
-        """Get a token from ``POST /api/generate-token`` and join the room it is for."""
+        """Get a token from ``POST /api/generate-token`` and join the room it is for.
+
+        ``server_url`` replaces the LiveKit URL the backend gives, as a load balancer in front of
+        several LiveKit nodes would send the client to one that is up.
+        """
         response = await asyncio.to_thread(
             api.post, "/api/generate-token", headers=user.headers, json={"room": room} if room else None
         )
         assert response.status_code == 200, f"token refused: {response.status_code} {response.text}"
         grant = response.json()
         client = cls(identity=grant["identity"], room_name=grant["room"], frame_ms=frame_ms)
-        await client._connect(grant["server_url"], grant["token"])
+        await client._connect(server_url or grant["server_url"], grant["token"])
         return client
 
     async def _connect(self, url: str, token: str) -> None:
@@ -93,6 +105,8 @@ class VoiceClient:
         self.room.on("participant_attributes_changed", self._on_attributes)
         self.room.on("track_subscribed", self._on_track)
         self.room.on("data_received", self._on_data)
+        for event in ("reconnecting", "reconnected", "disconnected"):
+            self.room.on(event, lambda *_args, event=event: self.connection_events.append(event))
         self.room.register_text_stream_handler(TRANSCRIPTION_TOPIC, self._on_text(self.transcripts))
         self.room.register_text_stream_handler(CHAT_TOPIC, self._on_text(self.chat_from_agent))
         await self.room.connect(url, token, rtc.RoomOptions(auto_subscribe=True))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -134,6 +135,65 @@ def test_a_spoken_line_grows_in_place_and_typed_lines_follow_it(talk: TalkState)
         ("s1", "user", "spoken", "Hello there", True),
         ("c1", "agent", "typed", "Hi!", True),
     ]
+
+
+def spoken(line_id: str, text: str, *, final: bool, role: str = "user") -> dict[str, Any]:
+    return {"id": line_id, "role": role, "source": "spoken", "text": text, "final": final}
+
+
+def delta_bytes(state: TalkState) -> int:
+    """What Reflex would send the browser for the changes since the last call, in bytes."""
+    size = len(json.dumps(state.get_delta(), default=str))
+    state._clean()
+    return size
+
+
+def test_an_interim_word_sends_only_the_line_being_spoken_not_the_whole_conversation(talk: TalkState) -> None:
+    for turn in range(40):
+        handle(
+            talk,
+            "transcript_changed",
+            [spoken(f"u{turn}", "What is the weather like in Paris today?", final=True)],
+        )
+        handle(
+            talk,
+            "transcript_changed",
+            [spoken(f"a{turn}", "Sunny, with a light breeze.", final=True, role="agent")],
+        )
+    delta_bytes(talk)
+    history = list(talk.lines)
+
+    interim = [
+        delta_bytes_after(talk, spoken("live", "the quick brown fox"[:n], final=False)) for n in (3, 9, 15)
+    ]
+    assert talk.lines == history, "an interim word changed the finished lines"
+    assert [line.text for line in talk.live_lines] == ["the quick brown"]
+    assert max(interim) < 600, f"an interim word sent {max(interim)} bytes"  # the 80 lines were ~11 KB
+
+    finishing = delta_bytes_after(talk, spoken("live", "the quick brown fox", final=True))
+    assert (talk.lines[-1].text, talk.live_lines) == ("the quick brown fox", [])
+    assert finishing > 20 * max(interim), "the finished line should move into the conversation, once"
+
+
+def delta_bytes_after(state: TalkState, item: dict[str, Any]) -> int:
+    handle(state, "transcript_changed", [item])
+    return delta_bytes(state)
+
+
+def test_lines_keep_the_order_they_began_in_whichever_finishes_first(talk: TalkState) -> None:
+    handle(talk, "transcript_changed", [spoken("a1", "Let me look", final=False, role="agent")])
+    handle(
+        talk,
+        "tool_reported",
+        {"id": "t1", "status": "running", "text": "Looking through your past conversations…"},
+    )
+    handle(talk, "tool_reported", {"id": "t1", "status": "done", "text": "You asked about Paris."})
+    assert [line.id for line in talk.lines] == ["tool-t1", "tool-t1-result"]
+    assert [line.id for line in talk.live_lines] == ["a1"]
+
+    handle(talk, "transcript_changed", [spoken("a1", "Let me look that up.", final=True, role="agent")])
+    assert [line.id for line in talk.lines] == ["a1", "tool-t1", "tool-t1-result"]
+    assert talk.live_lines == []
 
 
 def test_each_latency_report_becomes_a_numbered_row_and_other_messages_are_ignored(talk: TalkState) -> None:

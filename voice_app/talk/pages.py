@@ -433,8 +433,10 @@ def _conversation_panel() -> rx.Component:
             rx.heading("Conversation", size="4", as_="h2", id="transcript-heading"),
             rx.auto_scroll(
                 rx.cond(
-                    TalkState.lines.length() > 0,
-                    rx.foreach(TalkState.lines, _caption),
+                    (TalkState.lines.length() > 0) | (TalkState.live_lines.length() > 0),
+                    rx.fragment(
+                        rx.foreach(TalkState.lines, _caption), rx.foreach(TalkState.live_lines, _caption)
+                    ),
                     rx.text(
                         "Captions of both sides and your typed messages appear here.",
                         color_scheme="gray",

@@ -247,6 +247,14 @@ class TalkState(AuthState):
     limit_detail: rx.Field[str] = rx.field("")
     """The backend's own sentence when a per-user limit refused the conversation."""
     lines: rx.Field[list[CaptionLine]] = rx.field([])
+    """Finished lines, in the order they began. Changes once per line, when it is final."""
+    live_lines: rx.Field[list[CaptionLine]] = rx.field([])
+    """Lines still being spoken (or tools still running), shown after ``lines``.
+
+    Each interim word changes only this short list: Reflex sends a changed var whole, so keeping
+    words in ``lines`` sent the whole conversation again for every word (~11 KB per word after
+    80 lines, measured in `tests/unit/test_talk_state.py`).
+    """
     latencies: rx.Field[list[TurnLatency]] = rx.field([])
     camera_on: bool = False
     screen_share_on: bool = False
@@ -255,6 +263,8 @@ class TalkState(AuthState):
     """The user chose push-to-talk (settings page): the page shows the hold-to-talk button."""
 
     _chat_count: int = 0
+    _line_order: dict[str, int] = {}
+    """Each line's place in the conversation (the order lines began), by id."""
 
     @rx.var
     def stage_label(self) -> str:
@@ -295,6 +305,8 @@ class TalkState(AuthState):
         self.connect = False
         self.problem = ""
         self.lines = []
+        self.live_lines = []
+        self._line_order = {}
         self.latencies = []
         self.camera_on = self.screen_share_on = False
         self.outgoing_chat = {"id": 0, "text": ""}
@@ -438,7 +450,7 @@ class TalkState(AuthState):
         if report.get("status") == "running":
             self._put_lines([CaptionLine(id=call_id, role="tool", source="call", text=text, final=False)])
             return
-        call = next((line for line in self.lines if line.id == call_id), None)
+        call = next((line for line in self.live_lines + self.lines if line.id == call_id), None)
         finished = [CaptionLine(id=f"{call_id}-result", role="tool", source="result", text=text, final=True)]
         if call is not None:
             finished.insert(
@@ -447,15 +459,23 @@ class TalkState(AuthState):
         self._put_lines(finished)
 
     def _put_lines(self, changed: Iterable[CaptionLine]) -> None:
-        position = {line.id: index for index, line in enumerate(self.lines)}
-        lines = list(self.lines)
+        """Update lines in place, moving each to ``lines`` when it is final (see ``live_lines``)."""
+        finished = {line.id: line for line in self.lines}
+        live = {line.id: line for line in self.live_lines}
         for line in changed:
-            if line.id in position:
-                lines[position[line.id]] = line
-            else:
-                position[line.id] = len(lines)
-                lines.append(line)
-        self.lines = lines
+            self._line_order.setdefault(line.id, len(self._line_order))
+            if line.final:
+                live.pop(line.id, None)
+                finished[line.id] = line
+            elif line.id not in finished:  # a finished line does not become live again
+                live[line.id] = line
+        in_order = self._line_order.__getitem__
+        new_lines = sorted(finished.values(), key=lambda line: in_order(line.id))
+        new_live = sorted(live.values(), key=lambda line: in_order(line.id))
+        if new_lines != self.lines:
+            self.lines = new_lines
+        if new_live != self.live_lines:
+            self.live_lines = new_live
 
     @rx.event
     def session_failed(self, report: dict[str, Any]) -> EventCallback | None:
