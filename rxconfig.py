@@ -1,5 +1,13 @@
 """Reflex configuration, built from the app's typed settings so there is one source of truth."""
 
+try:
+    from scripts.dev import start_companions_for_reflex_run
+except ImportError:  # the images carry no scripts/: production runs each service on its own
+    pass
+else:
+    # plain `reflex run` in dev: livekit-server, the models and the agent worker too (scripts/dev.py)
+    start_companions_for_reflex_run()
+
 import reflex as rx
 
 from voice_app.app_settings import APP_SETTINGS

@@ -6,6 +6,11 @@ Started by `make dev` after `scripts/setup.sh`. Each program's output is prefixe
 name; Ctrl-C (or SIGTERM) stops all of them, process groups included, so nothing is left
 behind. If one program exits on its own, the others are stopped too and the exit code says so.
 
+Plain `reflex run` (in dev mode) starts the same companions itself, through
+:func:`start_companions_for_reflex_run`, called from ``rxconfig.py``: once, in the `reflex run`
+process (which outlives the backend's hot reloads), only those not already listening, and they
+stop with it. ``DEV_COMPANIONS=off`` turns that off (`make dev` and the tests set it).
+
 Ports come from the environment (defaults: FRONTEND_PORT=3000, BACKEND_PORT=8080,
 LIVEKIT_PORT=7880, which also takes LIVEKIT_PORT+1/tcp and LIVEKIT_PORT+2/udp, INFERENCE_PORT=8090).
 The database defaults to ``.data/voice_app.db``: a hidden folder, so Reflex's reloader does not
@@ -14,7 +19,9 @@ restart the backend each time the worker stores a message.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import ctypes
 import logging
 import os
 import signal
@@ -30,6 +37,9 @@ ROOT = Path(__file__).resolve().parents[1]
 COLORS = {"livekit": "\033[35m", "models": "\033[33m", "agent": "\033[32m", "app": "\033[36m"}
 RESET = "\033[0m"
 STOP_TIMEOUT_SECONDS = 20
+PR_SET_PDEATHSIG = 1
+COMPANIONS_SWITCH = "DEV_COMPANIONS"
+"""``off``: `reflex run` starts no companions (set by `make dev`, which starts them itself)."""
 
 logger = logging.getLogger("dev")
 
@@ -54,6 +64,7 @@ class Program:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=_stop_with_parent,
         )
         self.pump = threading.Thread(target=self._copy_output, daemon=True)
         self.pump.start()
@@ -86,6 +97,15 @@ class Program:
             os.killpg(self.process.pid, signal.SIGKILL)
 
 
+def _stop_with_parent() -> None:
+    """In the child, before exec: get SIGTERM when the process that started it dies (Linux).
+
+    Ctrl-C stops everything through :func:`stop_all`; this also covers the starter being killed.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -107,38 +127,82 @@ def _wait_for_port(port: int, timeout: float) -> bool:
     return False
 
 
+def dev_ports(env: dict[str, str]) -> dict[str, int]:
+    """The ports of every program, from the environment or their defaults."""
+    return {
+        "frontend": int(env.get("FRONTEND_PORT", "3000")),
+        "backend": int(env.get("BACKEND_PORT", "8080")),
+        "livekit": int(env.get("LIVEKIT_PORT", "7880")),
+        "models": int(env.get("INFERENCE_PORT", "8090")),
+    }
+
+
+def dev_environment(env: dict[str, str]) -> dict[str, str]:
+    """``env`` plus the settings that make the programs find each other."""
+    ports = dev_ports(env)
+    return {
+        **env,
+        "LIVEKIT_URL": f"http://127.0.0.1:{ports['livekit']}",
+        "LIVEKIT_PUBLIC_URL": env.get("LIVEKIT_PUBLIC_URL", f"ws://localhost:{ports['livekit']}"),
+        "LIVEKIT_API_KEY": "devkey",
+        "LIVEKIT_API_SECRET": "secret",
+        "FRONTEND_PORT": str(ports["frontend"]),
+        "BACKEND_PORT": str(ports["backend"]),
+        "API_URL": env.get("API_URL", f"http://localhost:{ports['backend']}"),
+        "DEPLOY_URL": env.get("DEPLOY_URL", f"http://localhost:{ports['frontend']}"),
+        "INFERENCE_PORT": str(ports["models"]),
+        "LOCAL_INFERENCE_URL": f"http://127.0.0.1:{ports['models']}/v1",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
 def build_programs(env: dict[str, str]) -> list[Program]:
     """The programs with the settings that make them find each other."""
-    frontend_port = int(env.get("FRONTEND_PORT", "3000"))
-    backend_port = int(env.get("BACKEND_PORT", "8080"))
-    livekit_port = int(env.get("LIVEKIT_PORT", "7880"))
-    inference_port = int(env.get("INFERENCE_PORT", "8090"))
-    ports = (frontend_port, backend_port, livekit_port, livekit_port + 1, inference_port)
-    busy = [p for p in ports if not _port_free(p)]
+    ports = dev_ports(env)
+    busy = [
+        p
+        for p in (
+            ports["frontend"],
+            ports["backend"],
+            ports["livekit"],
+            ports["livekit"] + 1,
+            ports["models"],
+        )
+        if not _port_free(p)
+    ]
     if busy:
         sys.exit(
             f"dev: port(s) {', '.join(map(str, busy))} already in use. Stop what uses them "
             "(`ss -ltnp` shows it) or pick others: FRONTEND_PORT=3001 BACKEND_PORT=8081 "
             "LIVEKIT_PORT=7890 INFERENCE_PORT=8091 make dev"
         )
-    shared = {
-        **env,
-        "LIVEKIT_URL": f"http://127.0.0.1:{livekit_port}",
-        "LIVEKIT_PUBLIC_URL": env.get("LIVEKIT_PUBLIC_URL", f"ws://localhost:{livekit_port}"),
-        "LIVEKIT_API_KEY": "devkey",
-        "LIVEKIT_API_SECRET": "secret",
-        "FRONTEND_PORT": str(frontend_port),
-        "BACKEND_PORT": str(backend_port),
-        "API_URL": env.get("API_URL", f"http://localhost:{backend_port}"),
-        "DEPLOY_URL": env.get("DEPLOY_URL", f"http://localhost:{frontend_port}"),
-        "INFERENCE_PORT": str(inference_port),
-        "LOCAL_INFERENCE_URL": f"http://127.0.0.1:{inference_port}/v1",
-        "PYTHONUNBUFFERED": "1",
-    }
+    shared = {**dev_environment(env), COMPANIONS_SWITCH: "off"}
+    return [
+        *companions(shared),
+        Program(
+            "app",
+            [
+                "reflex",
+                "run",
+                "--env",
+                "dev",
+                "--frontend-port",
+                str(ports["frontend"]),
+                "--backend-port",
+                str(ports["backend"]),
+            ],
+            shared,
+        ),
+    ]
+
+
+def companions(shared: dict[str, str]) -> list[Program]:
+    """livekit-server, the local inference service and the agent worker, with ``shared`` settings."""
+    livekit_port = dev_ports(shared)["livekit"]
     # the webhook tells the backend when an agent leaves a room, so a lost one can be sent again
     livekit_config = (
         f"port: {livekit_port}\nrtc:\n  tcp_port: {livekit_port + 1}\n  udp_port: {livekit_port + 2}\n"
-        f'webhook:\n  api_key: devkey\n  urls: ["http://127.0.0.1:{backend_port}/api/livekit/webhook"]\n'
+        f'webhook:\n  api_key: devkey\n  urls: ["http://127.0.0.1:{dev_ports(shared)["backend"]}/api/livekit/webhook"]\n'
     )
     return [
         Program(
@@ -157,21 +221,43 @@ def build_programs(env: dict[str, str]) -> list[Program]:
         ),
         Program("models", [sys.executable, "-m", "agent_worker.inference"], shared),
         Program("agent", [sys.executable, "-m", "agent_worker", "dev"], shared),
-        Program(
-            "app",
-            [
-                "reflex",
-                "run",
-                "--env",
-                "dev",
-                "--frontend-port",
-                str(frontend_port),
-                "--backend-port",
-                str(backend_port),
-            ],
-            shared,
-        ),
     ]
+
+
+def start_companions_for_reflex_run() -> None:
+    """From ``rxconfig.py``: in the `reflex run` process in dev mode, start the companions.
+
+    Only once (the backend's own processes inherit the switch turned off), none if livekit-server
+    already listens (they are running already), and they stop when `reflex run` exits. The
+    settings that make the app find them are put in this process's environment, which the backend
+    inherits.
+    """
+    if os.environ.get(COMPANIONS_SWITCH, "on") == "off" or not _is_reflex_run_in_dev():
+        return
+    os.environ[COMPANIONS_SWITCH] = "off"
+    shared = {**dev_environment(dict(os.environ)), COMPANIONS_SWITCH: "off"}
+    os.environ.update(shared)
+    ports = dev_ports(shared)
+    if not _port_free(ports["livekit"]):  # `make dev` or another `reflex run` has them running
+        logger.info("dev: livekit-server already listens on %s; starting no companions", ports["livekit"])
+        return
+    programs = [p for p in companions(shared) if p.name != "models" or _port_free(ports["models"])]
+    logger.info("dev: reflex run starts %s", ", ".join(p.name for p in programs))
+    for program in programs:
+        program.start()
+        if program.name == "livekit" and not _wait_for_port(ports["livekit"], timeout=20):
+            logger.error("dev: livekit-server did not start listening on port %s", ports["livekit"])
+    atexit.register(stop_all, programs)
+
+
+def _is_reflex_run_in_dev() -> bool:
+    argv = sys.argv
+    if len(argv) < 2 or Path(argv[0]).name != "reflex" or argv[1] != "run":
+        return False
+    return (
+        not any(flag in argv for flag in ("prod", "--env=prod"))
+        and os.environ.get("ENVIRONMENT") != "production"
+    )
 
 
 def stop_all(programs: list[Program]) -> None:
@@ -204,7 +290,7 @@ def main() -> int:
 
     livekit, *rest = programs
     livekit.start()
-    livekit_port = int(programs[0].env["LIVEKIT_URL"].rsplit(":", 1)[1])
+    livekit_port = dev_ports(programs[0].env)["livekit"]
     if not _wait_for_port(livekit_port, timeout=20):
         logger.error("dev: livekit-server did not start listening on port %s", livekit_port)
         stop_all(programs)

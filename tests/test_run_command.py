@@ -114,6 +114,110 @@ def test_make_dev_starts_all_three_processes_and_ctrl_c_leaves_none_behind(tmp_p
                 process.kill()
 
 
+def test_plain_reflex_run_starts_the_companions_keeps_them_over_a_reload_and_stops_them(
+    tmp_path: Path,
+) -> None:
+    ports = {
+        name: free_port() for name in ("BACKEND_PORT", "LIVEKIT_PORT", "INFERENCE_PORT", "WORKER_HTTP_PORT")
+    }
+    reload_dir = tmp_path / "watched"
+    reload_dir.mkdir()
+    env = tool_env({name: str(port) for name, port in ports.items()})
+    env.update(
+        {
+            "DEV_COMPANIONS": "on",  # what a user's shell has: the tests' default is off
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'dev.db'}",
+            "REFLEX_HOT_RELOAD_OVERRIDE_PATHS": str(reload_dir),
+        }
+    )
+    subprocess.run(
+        ["reflex", "db", "migrate"], cwd=REPO_ROOT, env=env, check=True, capture_output=True, timeout=120
+    )
+    log_path = tmp_path / "reflex-run.log"
+    with log_path.open("wb") as log:
+        run = subprocess.Popen(
+            ["reflex", "run", "--env", "dev", "--backend-only", "--backend-port", str(ports["BACKEND_PORT"])],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    companions: list[psutil.Process] = []
+    try:
+        worker_ready = f"http://127.0.0.1:{ports['WORKER_HTTP_PORT']}/"
+        health = f"http://127.0.0.1:{ports['BACKEND_PORT']}/api/health"
+        try:  # the worker is ready once registered with the livekit-server that reflex run started
+            wait_until(
+                lambda: httpx.get(worker_ready, timeout=5).status_code == 200,
+                timeout=300,
+                what="the worker ready",
+            )
+            wait_until(
+                lambda: httpx.get(health, timeout=5).json()["livekit"] == "ok",
+                timeout=120,
+                what="the backend up",
+            )
+        except TimeoutError:
+            pytest.fail(
+                f"reflex run did not bring the companions up:\n{log_path.read_text(errors='replace')[-4000:]}"
+            )
+        companions = [p for p in psutil.process_iter() if _is_companion(p, ports)]
+        assert sorted(_kind(p) for p in companions) == ["livekit-server", "models", "worker"], _cmdlines(
+            companions
+        )
+
+        (reload_dir / "edited.py").write_text("# a developer saves a file\n")
+        wait_until(
+            lambda: "Reloading" in log_path.read_text(errors="replace"), timeout=60, what="a hot reload"
+        )
+        wait_until(
+            lambda: httpx.get(health, timeout=5).status_code == 200, timeout=120, what="the backend back"
+        )
+        assert all(p.is_running() for p in companions), "a hot reload stopped a companion"
+        again = [p for p in psutil.process_iter() if _is_companion(p, ports)]
+        assert len(again) == len(companions), "a hot reload started the companions a second time"
+
+        os.killpg(run.pid, signal.SIGINT)  # Ctrl-C
+        run.wait(timeout=60)
+        wait_until(
+            lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in companions),
+            timeout=30,
+            what="the companions stopping with reflex run",
+        )
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait(timeout=10)
+        for process in companions:
+            if process.is_running():
+                process.kill()
+
+
+def _kind(process: psutil.Process) -> str:
+    line = " ".join(process.cmdline())
+    if "livekit-server" in line:
+        return "livekit-server"
+    return "models" if "agent_worker.inference" in line else "worker"
+
+
+def _is_companion(process: psutil.Process, ports: dict[str, int]) -> bool:
+    """A companion of this test's `reflex run`: its livekit-server, models or worker (main process)."""
+    try:
+        line = " ".join(process.cmdline())
+        environ = process.environ()
+    except psutil.Error:
+        return False
+    if environ.get("LIVEKIT_PORT") != str(ports["LIVEKIT_PORT"]):
+        return False
+    return (
+        "livekit-server" in line
+        or line.endswith("-m agent_worker.inference")
+        or line.endswith("-m agent_worker dev")
+    )
+
+
 RELOAD_PATHS_OF_DEV = """
 import json, pathlib, sys
 sys.path.insert(0, str(pathlib.Path.cwd()))  # as `reflex run` does, so the app's root is watched

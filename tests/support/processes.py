@@ -39,6 +39,8 @@ def tool_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env["PATH"] = os.pathsep.join([str(VENV_BIN), str(TOOLS_BIN), str(bun_bin), env.get("PATH", "")])
     env.setdefault("REFLEX_CHECK_LATEST_VERSION", "false")
     env.setdefault("REFLEX_USE_SYSTEM_BUN", "1")
+    # the tests start livekit-server, the models and the worker themselves (scripts/dev.py)
+    env.setdefault("DEV_COMPANIONS", "off")
     env["PYTHONUNBUFFERED"] = "1"
     if extra:
         env.update(extra)
