@@ -9,6 +9,7 @@ on ``voice_app.protocol.LATENCY_TOPIC`` (see :meth:`TurnLatency.to_message`) for
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import asdict, dataclass
@@ -18,6 +19,9 @@ from livekit import rtc
 from livekit.agents import llm
 
 from voice_app.protocol import LATENCY_MESSAGE_TYPE, LATENCY_MESSAGE_VERSION, LATENCY_TOPIC
+
+PUBLISH_TIMEOUT_SECONDS = 2.0
+"""A report the page cannot receive (it just left) is dropped rather than waited for."""
 
 logger = logging.getLogger(__name__)
 
@@ -93,8 +97,11 @@ class LatencyReporter:
         logger.info("turn latency", extra={f"latency_{k}": v for k, v in asdict(latency).items()})
         if self._room.isconnected():
             try:
-                await self._room.local_participant.publish_data(
-                    latency.to_message(), reliable=True, topic=LATENCY_TOPIC
+                await asyncio.wait_for(
+                    self._room.local_participant.publish_data(
+                        latency.to_message(), reliable=True, topic=LATENCY_TOPIC
+                    ),
+                    PUBLISH_TIMEOUT_SECONDS,
                 )
             except Exception:
                 logger.warning("could not publish turn latency", exc_info=True)

@@ -52,6 +52,12 @@ from voice_app.protocol import LLM_PROVIDER_ATTRIBUTE, AgentDispatchMetadata
 logger = logging.getLogger(__name__)
 
 
+SHUTDOWN_TASKS_SECONDS = 5.0
+"""How long a ending job waits for its own tasks (notices, latency reports) before cancelling them.
+
+Unbounded, one reliable data send to a room the user had just left held a job process for the
+supervisor's whole shutdown timeout (a minute), and with it a draining worker."""
+
 TYPED_MARK = "voice_app_typed"
 """Set in ``ChatMessage.extra`` on user messages that came from the chat, not the microphone."""
 
@@ -445,7 +451,12 @@ class ConversationObserver:
 
     async def _on_shutdown(self) -> None:
         if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            _done, late = await asyncio.wait(self._tasks, timeout=SHUTDOWN_TASKS_SECONDS)
+            for task in late:  # e.g. a reliable send to a room whose user just left can wait for ever
+                logger.warning(
+                    "a conversation task did not finish as the job ended", extra={"task": repr(task)[:200]}
+                )
+                task.cancel()
         if self._store:
             await self._store.close()
 

@@ -223,7 +223,10 @@ def test_ports_networks_and_scaling_are_as_designed() -> None:
     assert second["profiles"] == ["multinode"]
     assert second["command"] == services["livekit"]["command"]
     assert second["ports"] == ["7890:7880", "7891:7891/tcp", "7892:7892/udp"]
-    assert (second["environment"]["LIVEKIT_RTC_TCP_PORT"], second["environment"]["UDP_PORT"]) == ("7891", "7892")
+    assert (second["environment"]["LIVEKIT_RTC_TCP_PORT"], second["environment"]["UDP_PORT"]) == (
+        "7891",
+        "7892",
+    )
     assert second["environment"]["LIVEKIT_KEYS"] == services["livekit"]["environment"]["LIVEKIT_KEYS"]
     assert services["caddy"]["profiles"] == ["https"]
     assert {"80:80", "443:443"} <= set(services["caddy"]["ports"])

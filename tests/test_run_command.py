@@ -168,9 +168,12 @@ def test_plain_reflex_run_starts_the_companions_keeps_them_over_a_reload_and_sto
             companions
         )
 
+        backend_before = _backend_processes(run.pid, companions)
         (reload_dir / "edited.py").write_text("# a developer saves a file\n")
         wait_until(
-            lambda: "Reloading" in log_path.read_text(errors="replace"), timeout=60, what="a hot reload"
+            lambda: bool(_backend_processes(run.pid, companions) - backend_before),
+            timeout=60,
+            what="a hot reload (a new backend process)",
         )
         wait_until(
             lambda: httpx.get(health, timeout=5).status_code == 200, timeout=120, what="the backend back"
@@ -193,6 +196,16 @@ def test_plain_reflex_run_starts_the_companions_keeps_them_over_a_reload_and_sto
         for process in companions:
             if process.is_running():
                 process.kill()
+
+
+def _backend_processes(run_pid: int, companions: list[psutil.Process]) -> set[int]:
+    """The backend's processes under `reflex run` (everything but the companions and theirs)."""
+    companion_pids = {p.pid for p in companions}
+    pids = set()
+    for child in psutil.Process(run_pid).children():
+        if child.pid not in companion_pids:
+            pids |= {child.pid, *(p.pid for p in child.children(recursive=True))}
+    return pids
 
 
 def _kind(process: psutil.Process) -> str:

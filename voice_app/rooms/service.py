@@ -11,6 +11,7 @@ one place.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Literal
@@ -92,6 +93,12 @@ def _release_claim(session: Session, *, room: Room, created: bool) -> None:
         session.commit()
 
 
+ROOM_PLACEMENT_RETRY_SECONDS = (0.5, 1.0, 2.0)
+"""LiveKit answers CreateRoom with "could not find any available nodes" (a 500) while its own node
+looks stale to it: it counts a node only if its stats were refreshed in the last 5 s, and on a
+saturated machine the refresh can run late. Seen in the suite on 2 cores; the next try works."""
+
+
 async def _create_on_livekit(*, user: SignedInUser, name: str, settings: Settings) -> None:
     config = room_configuration(user=user, settings=settings)
     request = api.CreateRoomRequest(
@@ -101,7 +108,15 @@ async def _create_on_livekit(*, user: SignedInUser, name: str, settings: Setting
         metadata=config.metadata,
         agents=config.agents,
     )
-    await call_livekit(get_livekit_api(settings).room.create_room(request), settings=settings)
+    for retry_in in (*ROOM_PLACEMENT_RETRY_SECONDS, None):
+        try:
+            await call_livekit(get_livekit_api(settings).room.create_room(request), settings=settings)
+            return
+        except LiveKitUnavailable as error:
+            if retry_in is None or not isinstance(error.__cause__, api.TwirpError):
+                raise  # out of tries, or no answer at all (each try already waited the full timeout)
+            logger.warning("LiveKit could not place the room; trying again", extra={"room": name})
+            await asyncio.sleep(retry_in)
 
 
 async def _open_rooms_of(user: SignedInUser, settings: Settings) -> set[str]:

@@ -326,7 +326,12 @@ export function AgentSession({
   // livekit-client 2.23 reads `preConnectBuffer` for the microphone from the room's publish
   // defaults, not from setMicrophoneEnabled's publish options: without this the buffer never
   // starts, and what the user says before the agent joins is lost (tests/test_speak_at_once.py).
-  const room = useMemo(() => new Room({ publishDefaults: { preConnectBuffer: true } }), []);
+  // A mono microphone: livekit-agents 1.8.9 resamples a stereo pre-connect recording as if it
+  // were mono, so a stereo device's first words reached the agent at half speed, garbled.
+  const room = useMemo(
+    () => new Room({ publishDefaults: { preConnectBuffer: true }, audioCaptureDefaults: { channelCount: 1 } }),
+    [],
+  );
   const session = useSession(tokenSource, { room, agentConnectTimeoutMilliseconds: agentTimeoutMs });
   const handlers = useLatest({ onStateChange, onTranscript, onError, onLatency, onTool, onDisconnected });
   return (

@@ -263,7 +263,7 @@ class TalkState(AuthState):
     """The user chose push-to-talk (settings page): the page shows the hold-to-talk button."""
 
     _chat_count: int = 0
-    _line_order: dict[str, int] = {}
+    _line_order: dict[str, int] = rx.field(default_factory=dict, is_var=False)
     """Each line's place in the conversation (the order lines began), by id."""
 
     @rx.var
