@@ -33,5 +33,5 @@ async def test_conversations_back_to_back_for_two_minutes_lose_no_message_and_lo
     assert len(conversations) >= AT_LEAST, f"only {len(conversations)} conversations in {SOAK_SECONDS} s"
     losses = await lost_messages(backend, conversations)
     assert losses == [], f"messages lost or changed in {len(losses)} of {len(conversations)} conversations"
-    assert error_lines(agent_worker.log()[worker_log_before:]) == []
+    assert error_lines(agent_worker.log()[worker_log_before:], conversations) == []
     assert error_lines(backend.log()[backend_log_before:]) == []

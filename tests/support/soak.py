@@ -97,9 +97,19 @@ async def back_to_back(api: httpx.Client, *, seconds: float, lanes: int) -> list
     return sorted(done, key=lambda c: c.number)
 
 
-def error_lines(log: str) -> list[str]:
-    """Lines logged at ERROR or above, or tracebacks (dev logs colour the level name)."""
-    return [line for line in log.splitlines() if "ERROR" in line or "CRITICAL" in line or "Traceback" in line]
+def error_lines(log: str, conversations: list[SoakConversation] | None = None) -> list[str]:
+    """Lines logged at ERROR or above, or tracebacks (dev logs colour the level name).
+
+    With ``conversations``, only the lines about their rooms (``talk-<user id>-…``): a worker
+    shared with earlier tests may still be closing one of theirs.
+    """
+    errors = [
+        line for line in log.splitlines() if "ERROR" in line or "CRITICAL" in line or "Traceback" in line
+    ]
+    if conversations is None:
+        return errors
+    rooms = tuple(f'"room": "talk-{c.user_id}-' for c in conversations)
+    return [line for line in errors if any(room in line for room in rooms)]
 
 
 @dataclass(frozen=True)

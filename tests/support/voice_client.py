@@ -26,6 +26,13 @@ CHAT_TOPIC = "lk.chat"
 AGENT_STATE_ATTRIBUTE = "lk.agent.state"
 MIC_SAMPLE_RATE = 48_000
 MIC_FRAME_MS = 10
+MIC_QUEUE_MS = 2000
+"""A recording is handed to the audio source up to this far ahead of its playout, so a test
+process starved of CPU for a moment (it shares 2 cores with the agent, the models and LiveKit)
+leaves no holes in what the agent hears; held to 100 ms, a starved moment became silence inside
+a word, and the transcript came out garbled."""
+SILENCE_LEAD_SECONDS = 0.03
+"""Silence is queued only this far ahead, so a recording starts when ``speak`` is called."""
 SILENCE_RMS = 0.003
 """Frames quieter than this (about -50 dBFS) count as silence."""
 
@@ -112,7 +119,7 @@ class VoiceClient:
         await self.room.connect(url, token, rtc.RoomOptions(auto_subscribe=True))
         for participant in self.room.remote_participants.values():
             self._on_participant(participant)
-        self._mic = rtc.AudioSource(MIC_SAMPLE_RATE, 1, queue_size_ms=100)
+        self._mic = rtc.AudioSource(MIC_SAMPLE_RATE, 1, queue_size_ms=MIC_QUEUE_MS)
         track = rtc.LocalAudioTrack.create_audio_track("microphone", self._mic)
         await self.room.local_participant.publish_track(
             track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
@@ -274,7 +281,10 @@ class VoiceClient:
             try:
                 recording = self._speech.get_nowait()
             except asyncio.QueueEmpty:
-                await self._mic.capture_frame(silence)
+                if self._mic.queued_duration < SILENCE_LEAD_SECONDS:
+                    await self._mic.capture_frame(silence)
+                else:
+                    await asyncio.sleep(self.frame_ms / 2000)
                 continue
             if recording is None:
                 return
