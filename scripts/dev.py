@@ -234,9 +234,8 @@ def start_companions_for_reflex_run() -> None:
     """
     if os.environ.get(COMPANIONS_SWITCH, "on") == "off" or not _is_reflex_run_in_dev():
         return
-    os.environ[COMPANIONS_SWITCH] = "off"
     shared = {**dev_environment(dict(os.environ)), COMPANIONS_SWITCH: "off"}
-    os.environ.update(shared)
+    os.environ.update(shared)  # the backend inherits it: its processes start no companions again
     ports = dev_ports(shared)
     if not _port_free(ports["livekit"]):  # `make dev` or another `reflex run` has them running
         logger.info("dev: livekit-server already listens on %s; starting no companions", ports["livekit"])

@@ -35,6 +35,20 @@ def _cmdlines(processes: list[psutil.Process]) -> list[str]:
     return lines
 
 
+def _start_as_in_a_terminal(argv: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """Run ``argv`` from the repository in a process group of its own (Ctrl-C = SIGINT to the group)."""
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            argv,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
 def _git_status() -> str:
     return subprocess.run(
         ["git", "status", "--porcelain"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
@@ -52,16 +66,7 @@ def test_make_dev_starts_all_three_processes_and_ctrl_c_leaves_none_behind(tmp_p
     env = tool_env({name: str(port) for name, port in ports.items()})
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'dev.db'}"
     log_path = tmp_path / "make-dev.log"
-    with log_path.open("wb") as log:
-        make = subprocess.Popen(
-            ["make", "dev"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    make = _start_as_in_a_terminal(["make", "dev"], env, log_path)
     running: list[psutil.Process] = []
     try:
         page = f"http://127.0.0.1:{ports['FRONTEND_PORT']}/"
@@ -134,16 +139,11 @@ def test_plain_reflex_run_starts_the_companions_keeps_them_over_a_reload_and_sto
         ["reflex", "db", "migrate"], cwd=REPO_ROOT, env=env, check=True, capture_output=True, timeout=120
     )
     log_path = tmp_path / "reflex-run.log"
-    with log_path.open("wb") as log:
-        run = subprocess.Popen(
-            ["reflex", "run", "--env", "dev", "--backend-only", "--backend-port", str(ports["BACKEND_PORT"])],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    run = _start_as_in_a_terminal(
+        ["reflex", "run", "--env", "dev", "--backend-only", "--backend-port", str(ports["BACKEND_PORT"])],
+        env,
+        log_path,
+    )
     companions: list[psutil.Process] = []
     try:
         worker_ready = f"http://127.0.0.1:{ports['WORKER_HTTP_PORT']}/"
