@@ -42,7 +42,7 @@ process exits (its shutdown timeout is set above this in ``agent_worker/__main__
 @lru_cache
 def engine_for(database_url: str) -> Engine:
     """One engine (connection pool) per job process and database."""
-    return make_engine(database_url)
+    return make_engine(database_url, application_name="voice-app-agent")
 
 
 class TranscriptStore:

@@ -11,9 +11,15 @@ With ``--worker-runs`` it also kills a whole worker (its process group, as a los
 a second one is up: the new agent then comes from the backend, which LiveKit's webhook tells when
 the lost agent leaves the room.
 
-Writes bench/results/recovery.json and prints a markdown table (p50 and max over the runs).
+With ``--database-runs`` (on a PostgreSQL of its own) PostgreSQL is stopped for 10 s while the user
+goes on typing; measured from its restart: ``/api/health`` answering 200 again, and every message
+said during the outage stored. With ``--node-runs`` (two livekit-server nodes on Redis) the node the
+user came through is killed; measured from the kill: the client noticing, and the user talking to an
+agent again after trying again through the node that is up.
 
-    .venv/bin/python bench/recovery.py [--runs 5] [--worker-runs 3]
+Writes bench/results/recovery.json and prints markdown tables (p50 and max over the runs).
+
+    .venv/bin/python bench/recovery.py [--runs 5] [--worker-runs 5] [--database-runs 5] [--node-runs 5]
 """
 
 from __future__ import annotations
@@ -23,11 +29,13 @@ import asyncio
 import json
 import os
 import platform
+import secrets
 import signal
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import httpx
@@ -36,16 +44,37 @@ from livekit import rtc
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.factories import sign_in
-from tests.support.backend import Backend
+from tests.support.backend import Backend, migrate_database, new_database
 from tests.support.inference import InferenceService
 from tests.support.livekit import LiveKitServer
 from tests.support.processes import REPO_ROOT, free_port
+from tests.support.production import PostgresServer, RedisServer
 from tests.support.voice_client import VoiceClient
 from tests.support.worker import AgentWorker
+from tests.test_agent_worker import stored_conversations
+from tests.test_livekit_nodes import GENEROUS_LIMITS, join_again
 
 RESULTS = REPO_ROOT / "bench" / "results" / "recovery.json"
 WAIT_SECONDS = 60
 MEASURES = ("lost_agent_gone_s", "new_agent_joined_s", "new_agent_text_s", "new_agent_audio_s")
+DATABASE_MEASURES = ("health_back_s", "outage_messages_stored_s")
+NODE_MEASURES = ("client_noticed_s", "agent_answering_again_s")
+OUTAGE_SECONDS = 10
+
+
+async def seconds_until(what: str, condition: Callable[[], bool], since: float) -> float:
+    """Seconds from ``since`` (a ``time.monotonic()``) until ``condition()`` holds."""
+    while not await asyncio.to_thread(condition):
+        assert time.monotonic() - since < WAIT_SECONDS, f"{what}: not within {WAIT_SECONDS} s"
+        await asyncio.sleep(0.1)
+    return round(time.monotonic() - since, 2)
+
+
+async def ask(client: VoiceClient, text: str) -> None:
+    """Type ``text`` and wait for the agent's answer and for it to listen again."""
+    sent = await client.send_chat(text)
+    await client.wait_for(f"a reply to {text!r}", lambda: client.agent_transcripts(after=sent), WAIT_SECONDS)
+    await client.wait_for("the agent listening", lambda: client.agent_states[-1][1] == "listening", 30)
 
 
 async def one_run(
@@ -103,6 +132,8 @@ async def run(args: argparse.Namespace) -> dict:
     workers[0].start()
     runs: list[dict[str, float]] = []
     worker_runs: list[dict[str, float]] = []
+    outages: list[dict] = []
+    node_kills: list[dict] = []
     try:
         with httpx.Client(base_url=backend.base_url, timeout=30) as api:
             for number in range(args.runs):
@@ -114,6 +145,10 @@ async def run(args: argparse.Namespace) -> dict:
                 print(f"whole worker killed, run {number + 1}: {worker_runs[-1]}", flush=True)
                 workers[0].stop()
                 workers.reverse()
+        for worker in workers:
+            worker.stop()
+        outages = await database_runs(args.database_runs, workdir / "postgres", inference)
+        node_kills = await node_runs(args.node_runs, workdir / "nodes", inference)
     finally:
         for worker in workers:
             worker.stop()
@@ -124,16 +159,147 @@ async def run(args: argparse.Namespace) -> dict:
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "job_process_killed": {"runs": runs, "summary": summarise(runs)},
         "worker_killed": {"runs": worker_runs, "summary": summarise(worker_runs)},
+        "database_stopped": {
+            "outage_seconds": OUTAGE_SECONDS,
+            "runs": outages,
+            "summary": summarise(outages, DATABASE_MEASURES),
+        },
+        "livekit_node_killed": {"runs": node_kills, "summary": summarise(node_kills, NODE_MEASURES)},
     }
 
 
-def summarise(runs: list[dict[str, float]]) -> dict[str, dict[str, float]]:
+async def database_outage_run(
+    api: httpx.Client, backend: Backend, postgres: PostgresServer, number: int
+) -> dict:
+    """PostgreSQL stopped for ``OUTAGE_SECONDS`` mid-conversation; seconds from its restart."""
+    user = sign_in(api, display_name=f"Outage {number}")
+    client = await VoiceClient.join(api, user)
+    typed = ["Before the outage.", "During the outage, first.", "During the outage, second."]
+    try:
+        await client.wait_for("the greeting", lambda: client.agent_transcripts(), WAIT_SECONDS)
+        await ask(client, typed[0])
+        postgres.pause()
+        stopped = time.monotonic()
+        for text in typed[1:]:
+            await ask(client, text)
+        await asyncio.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - stopped)))
+        postgres.resume()
+        back = time.monotonic()
+        said = len(client.agent_transcripts()) + len(typed)
+
+        def health_ok() -> bool:
+            return httpx.get(f"{backend.base_url}/api/health", timeout=5).status_code == 200
+
+        def all_stored() -> bool:
+            return sum(len(messages) for _c, messages in stored_conversations(backend, user.user_id)) >= said
+
+        health_back = await seconds_until("/api/health answering 200", health_ok, back)
+        stored = await seconds_until("every message stored", all_stored, back)
+    finally:
+        await client.close()
+    return {"health_back_s": health_back, "outage_messages_stored_s": stored}
+
+
+async def node_killed_run(
+    through_dead: httpx.Client, through_live: httpx.Client, node: LiveKitServer, number: int
+) -> dict:
+    """The node a user came through is killed; seconds until the user talks to an agent again."""
+    user = sign_in(through_dead, display_name=f"Node {number}")
+    client = await VoiceClient.join(through_dead, user)
+    try:
+        await client.wait_for("the greeting", lambda: client.agent_transcripts(), WAIT_SECONDS)
+        await ask(client, "Are you there?")
+        node.kill()
+        killed = time.monotonic()
+        await client.wait_for(
+            "the client noticing",
+            lambda: {"reconnecting", "disconnected"} & set(client.connection_events),
+            30,
+        )
+        noticed = round(time.monotonic() - killed, 2)
+    finally:
+        await client.close()
+    again = await join_again(through_live, user)  # what the page's Try again does
+    try:
+        await again.wait_for("the new agent's greeting", lambda: again.agent_transcripts(), WAIT_SECONDS)
+        answering = round(time.monotonic() - killed, 2)
+    finally:
+        await again.close()
+    node.start()
+    await asyncio.sleep(10)  # the restarted node is counted again by the others
+    return {"client_noticed_s": noticed, "agent_answering_again_s": answering}
+
+
+async def database_runs(count: int, workdir: Path, inference: InferenceService) -> list[dict]:
+    """``count`` outages on a stack of its own on PostgreSQL."""
+    if not count:
+        return []
+    os.makedirs(workdir, exist_ok=True)
+    postgres = PostgresServer(workdir, user="voice_app", password=secrets.token_hex(12), database="voice_app")
+    postgres.start()
+    migrate_database(postgres.url)
+    livekit = LiveKitServer(workdir).start()
+    backend = Backend(workdir, livekit, GENEROUS_LIMITS, database_url=postgres.url).start()
+    worker = AgentWorker(workdir / "worker-on-postgres", livekit, backend, inference, mode="start").start()
+    runs: list[dict] = []
+    try:
+        with httpx.Client(base_url=backend.base_url, timeout=30) as api:
+            for number in range(count):
+                runs.append(await database_outage_run(api, backend, postgres, number))
+                print(f"database stopped for {OUTAGE_SECONDS} s, run {number + 1}: {runs[-1]}", flush=True)
+    finally:
+        worker.stop()
+        backend.stop()
+        livekit.stop()
+        postgres.stop()
+    return runs
+
+
+async def node_runs(count: int, workdir: Path, inference: InferenceService) -> list[dict]:
+    """``count`` node kills on two livekit-server nodes sharing Redis, one backend per node."""
+    if not count:
+        return []
+    os.makedirs(workdir, exist_ok=True)
+    redis = RedisServer(workdir, ["redis-server", "--save", "", "--appendonly", "no"]).start()
+    first = LiveKitServer(workdir, redis_address=f"127.0.0.1:{redis.port}").start()
+    second = LiveKitServer(
+        workdir, redis_address=f"127.0.0.1:{redis.port}", api_secret=first.api_secret
+    ).start()
+    database_url = new_database(workdir)
+    backends = []
+    for number, node in enumerate((first, second)):
+        folder = workdir / f"backend-{number}"
+        folder.mkdir(exist_ok=True)
+        backends.append(Backend(folder, node, GENEROUS_LIMITS, database_url=database_url).start())
+    worker = AgentWorker(workdir / "worker-nodes", first, backends[0], inference, mode="start").start()
+    runs: list[dict] = []
+    try:
+        with (
+            httpx.Client(base_url=backends[1].base_url, timeout=30) as through_second,
+            httpx.Client(base_url=backends[0].base_url, timeout=30) as through_first,
+        ):
+            for number in range(count):
+                runs.append(await node_killed_run(through_second, through_first, second, number))
+                print(f"livekit node killed, run {number + 1}: {runs[-1]}", flush=True)
+    finally:
+        worker.stop()
+        for backend in backends:
+            backend.stop()
+        second.stop()
+        first.stop()
+        redis.stop()
+    return runs
+
+
+def summarise(
+    runs: list[dict[str, float]], measures: Iterable[str] = MEASURES
+) -> dict[str, dict[str, float]]:
     """p50 and max of each measure."""
     if not runs:
         return {}
     return {
         name: {"p50": round(statistics.median(r[name] for r in runs), 2), "max": max(r[name] for r in runs)}
-        for name in MEASURES
+        for name in measures
     }
 
 
@@ -159,13 +325,43 @@ def print_table(result: dict) -> None:
             for stat in ("p50", "max")
         ]
         print(f"| {label} | {' | '.join(cells)} |")
+    print("\n| fault | measured from | what | p50 s | max s | runs |")
+    print("|---|---|---|---|---|---|")
+    other = {
+        "database_stopped": (
+            f"PostgreSQL stopped {OUTAGE_SECONDS} s",
+            "its restart",
+            {
+                "health_back_s": "`/api/health` 200 again",
+                "outage_messages_stored_s": "every message of the outage stored",
+            },
+        ),
+        "livekit_node_killed": (
+            "the user's LiveKit node killed",
+            "the kill",
+            {
+                "client_noticed_s": "the client notices",
+                "agent_answering_again_s": "an agent greets the user again (after Try again)",
+            },
+        ),
+    }
+    for key, (fault, since, labels) in other.items():
+        part = result[key]
+        for name, label in labels.items():
+            if part["summary"]:
+                summary = part["summary"][name]
+                print(
+                    f"| {fault} | {since} | {label} | {summary['p50']} | {summary['max']} | {len(part['runs'])} |"
+                )
 
 
 def main() -> None:
     """Parse arguments, run, write and print the results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--worker-runs", type=int, default=3)
+    parser.add_argument("--worker-runs", type=int, default=5)
+    parser.add_argument("--database-runs", type=int, default=5)
+    parser.add_argument("--node-runs", type=int, default=5)
     result = asyncio.run(run(parser.parse_args()))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")

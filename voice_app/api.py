@@ -18,10 +18,18 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from voice_app import health
 from voice_app.account import api as account_api
-from voice_app.api_errors import ErrorResponse, FieldError, ValidationErrorResponse, document_errors
+from voice_app.api_errors import (
+    DATABASE_BUSY,
+    DATABASE_UNREACHABLE,
+    ErrorResponse,
+    FieldError,
+    ValidationErrorResponse,
+    document_errors,
+)
 from voice_app.auth import api as auth_api
 from voice_app.auth import browser_api
 from voice_app.auth.browser_session import CookieSessionOriginCheck
+from voice_app.db import DatabaseUnavailable
 from voice_app.history import api as history_api
 from voice_app.rooms import api as rooms_api
 from voice_app.rooms import webhooks
@@ -62,6 +70,11 @@ def create_api() -> FastAPI:
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         body = ErrorResponse(detail=str(exc.detail))
         return JSONResponse(body.model_dump(), status_code=exc.status_code, headers=exc.headers)
+
+    @api.exception_handler(DatabaseUnavailable)
+    async def _database_unavailable(_request: Request, exc: DatabaseUnavailable) -> JSONResponse:
+        body = ErrorResponse(detail=DATABASE_BUSY if exc.busy else DATABASE_UNREACHABLE)
+        return JSONResponse(body.model_dump(), status_code=503, headers={"Retry-After": "5"})
 
     @api.exception_handler(Exception)
     async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:

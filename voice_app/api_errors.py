@@ -19,6 +19,8 @@ NOT_SIGNED_IN = "No bearer token, or its session has expired or was signed out."
 BODY_NOT_DECODABLE = "The body could not be decoded: it is not UTF-8 JSON."
 BODY_TOO_LARGE = "The body is larger than the server accepts (MAX_REQUEST_BODY_BYTES); nothing was read."
 INVALID_REQUEST = "The body is not valid JSON or a field is invalid; `errors` names each field."
+DATABASE_UNREACHABLE = "The database is not answering right now; try again in a moment."
+DATABASE_BUSY = "The server is busy right now; try again in a moment."
 
 
 class ErrorResponse(BaseModel):

@@ -10,9 +10,8 @@ from fastapi.responses import JSONResponse
 from livekit import api
 from pydantic import BaseModel
 from sqlalchemy import text
-from sqlmodel import Session
 
-from voice_app.db import get_engine
+from voice_app.db import DatabaseUnavailable, get_database
 from voice_app.rooms.livekit_client import LiveKitUnavailable, call_livekit, get_livekit_api
 
 logger = logging.getLogger(__name__)
@@ -28,13 +27,11 @@ class HealthReport(BaseModel):
     livekit: str
 
 
-def _check_database() -> str:
+async def _check_database() -> str:
     try:
-        with Session(get_engine()) as session:
-            session.exec(text("SELECT 1"))  # type: ignore[call-overload]
-    except Exception:
-        logger.warning("Health check: database unreachable", exc_info=True)
-        return "unreachable"
+        await get_database().run(lambda session: session.connection().execute(text("SELECT 1")))
+    except DatabaseUnavailable as error:
+        return "busy" if error.busy else "unreachable"
     return "ok"
 
 
@@ -56,7 +53,7 @@ async def _check_livekit() -> str:
 )
 async def health() -> JSONResponse:
     """Check the database and the LiveKit server live; 503 names the part that is down."""
-    database, livekit = await asyncio.gather(asyncio.to_thread(_check_database), _check_livekit())
+    database, livekit = await asyncio.gather(_check_database(), _check_livekit())
     healthy = database == "ok" and livekit == "ok"
     report = HealthReport(status="ok" if healthy else "degraded", database=database, livekit=livekit)
     return JSONResponse(report.model_dump(), status_code=200 if healthy else 503)

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     """SQLAlchemy URL. The default keeps SQLite and its ``-wal``/``-shm`` files in the hidden
     ``.data/`` folder, which Reflex's dev reloader does not watch: in the repository root every
     stored message restarted the backend."""
+    DB_POOL_SIZE: int = Field(default=10, ge=1)
+    """Database connections one backend worker process may hold; as many queries run at once.
+    PostgreSQL's ``max_connections`` must cover this times the backend workers, plus the agents'."""
+    DB_WAIT_SECONDS: float = Field(default=10.0, gt=0)
+    """How long a request waits for a free connection before it is answered 503."""
 
     LIVEKIT_URL: str = "http://127.0.0.1:7880"
     """How the backend reaches the LiveKit server (RoomService calls)."""

@@ -12,6 +12,7 @@ from voice_app.history import pages as history_pages
 from voice_app.history.state import DETAIL_ROUTE, HistoryState
 from voice_app.logs import configure_backend_logging, known_secrets, log_level_lifespan
 from voice_app.models import __all__ as _tables  # noqa: F401 - registers every table for Alembic
+from voice_app.page_errors import show_backend_error
 from voice_app.preferences import pages as preferences_pages
 from voice_app.preferences.state import PreferencesState
 from voice_app.rooms.livekit_client import livekit_client_lifespan
@@ -33,6 +34,7 @@ app = rx.App(
     # Applied in order, each wrapping the last: the security headers also reach the 413s.
     api_transformer=[serve_api_beside, limit_request_bodies, add_security_headers],
     head_components=[rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")],
+    backend_exception_handler=show_backend_error,
 )
 app.register_lifespan_task(livekit_client_lifespan)
 app.register_lifespan_task(log_level_lifespan)

@@ -196,6 +196,10 @@ class PostgresServer:
         """SQLAlchemy URL of the app's database, in the form docker-compose.yml uses."""
         return f"postgresql+psycopg://{self.user}:{self.password}@127.0.0.1:{self.port}/{self.database}"
 
+    def connect(self) -> psycopg.Connection:
+        """A connection of the test's own to the app's database (autocommit)."""
+        return self._connect(self.database)
+
     def _connect(self, database: str) -> psycopg.Connection:
         return psycopg.connect(
             host="127.0.0.1",

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Response, status
-from sqlmodel import Session
 
 from voice_app.api_errors import NOT_SIGNED_IN, error_responses
 from voice_app.auth import service
-from voice_app.auth.deps import BearerToken, ClientAddress, CurrentUser, SessionDep, SettingsDep
+from voice_app.auth.deps import BearerToken, ClientAddress, CurrentUser, DatabaseDep, SettingsDep
 from voice_app.auth.models import LoginResult, User, UserLogin, UserPublic, UserRegister
 from voice_app.auth.throttle import get_login_throttle
+from voice_app.db import Database
 
 router = APIRouter(tags=["accounts"])
 
@@ -36,30 +36,32 @@ LOGIN_ERRORS[429]["headers"] = {
     response_model=UserPublic,
     responses=REGISTER_ERRORS,
 )
-async def register(body: UserRegister, session: SessionDep) -> UserPublic:
+async def register(body: UserRegister, db: DatabaseDep) -> UserPublic:
     """Create an account. 409 when the email (any letter case) is taken, 422 names invalid fields."""
-    return UserPublic.model_validate(await register_or_409(body, session=session))
+    return UserPublic.model_validate(await register_or_409(body, db=db))
 
 
-async def register_or_409(body: UserRegister, *, session: Session) -> User:
+async def register_or_409(body: UserRegister, *, db: Database) -> User:
     """The new account, or the 409 that says the email is taken (shared with the browser's sign-up)."""
     try:
-        return await service.register_user(session=session, registration=body)
+        return await service.register_user(db=db, registration=body)
     except service.EmailTaken:
         raise HTTPException(status.HTTP_409_CONFLICT, EMAIL_TAKEN_MESSAGE) from None
 
 
 @router.post("/api/auth/login", response_model=LoginResult, responses=LOGIN_ERRORS)
 async def login(
-    body: UserLogin, session: SessionDep, settings: SettingsDep, address: ClientAddress
+    body: UserLogin, db: DatabaseDep, settings: SettingsDep, address: ClientAddress
 ) -> LoginResult:
     """Exchange email and password for a bearer token.
 
     401 says the same for an unknown email and a wrong password; 429 with ``Retry-After``
     (seconds) after repeated failures for this email or from this address.
     """
-    user = await authenticate_or_401(body, session=session, address=address)
-    issued = service.create_login_session(session=session, user=user, settings=settings)
+    user = await authenticate_or_401(body, db=db, address=address)
+    issued = await db.run(
+        lambda session: service.create_login_session(session=session, user=user, settings=settings)
+    )
     return LoginResult(
         token=issued.token,
         expires_at=issued.expires_at,
@@ -68,14 +70,14 @@ async def login(
     )
 
 
-async def authenticate_or_401(body: UserLogin, *, session: Session, address: str) -> User:
+async def authenticate_or_401(body: UserLogin, *, db: Database, address: str) -> User:
     """The user these credentials belong to, or the 401/429 that says why not.
 
     Shared with the browser's sign-in (`voice_app.auth.browser_api`).
     """
     try:
         return await service.authenticate(
-            session=session,
+            db=db,
             email=body.email,
             password=body.password,
             client_address=address,
@@ -96,9 +98,9 @@ async def authenticate_or_401(body: UserLogin, *, session: Session, address: str
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses({401: NOT_SIGNED_IN}),
 )
-async def logout(_user: CurrentUser, token: BearerToken, session: SessionDep) -> Response:
+async def logout(_user: CurrentUser, token: BearerToken, db: DatabaseDep) -> Response:
     """Sign this token's session out on the server; the token is refused from now on."""
-    service.revoke_session(session=session, token=token)
+    await db.run(lambda session: service.revoke_session(session=session, token=token))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

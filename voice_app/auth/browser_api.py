@@ -24,8 +24,9 @@ from voice_app.auth.browser_session import (
     session_cookie_name,
     set_session_cookie,
 )
-from voice_app.auth.deps import ClientAddress, SessionDep, SettingsDep
+from voice_app.auth.deps import ClientAddress, DatabaseDep, SettingsDep
 from voice_app.auth.models import User, UserLogin, UserPublic, UserRegister
+from voice_app.db import Database
 from voice_app.settings import Settings, get_settings
 
 BROWSER_AUTH_PREFIX = "/api/auth/browser"
@@ -49,10 +50,12 @@ class BrowserSession(BaseModel):
     user: UserPublic
 
 
-def _start_session(
-    *, session: SessionDep, user: User, settings: Settings, response: Response
+async def _start_session(
+    *, db: Database, user: User, settings: Settings, response: Response
 ) -> BrowserSession:
-    issued = service.create_login_session(session=session, user=user, settings=settings)
+    issued = await db.run(
+        lambda session: service.create_login_session(session=session, user=user, settings=settings)
+    )
     set_session_cookie(response, token=issued.token, expires_at=issued.expires_at, settings=settings)
     response.headers["Cache-Control"] = "no-store"
     return BrowserSession(
@@ -64,11 +67,11 @@ def _start_session(
 
 @router.post("/login", response_model=BrowserSession, responses={**LOGIN_ERRORS, **_FOREIGN_ORIGIN})
 async def browser_login(
-    body: UserLogin, response: Response, session: SessionDep, settings: SettingsDep, address: ClientAddress
+    body: UserLogin, response: Response, db: DatabaseDep, settings: SettingsDep, address: ClientAddress
 ) -> BrowserSession:
     """Sign a browser in: the session cookie is set. Errors as for ``POST /api/auth/login``."""
-    user = await authenticate_or_401(body, session=session, address=address)
-    return _start_session(session=session, user=user, settings=settings, response=response)
+    user = await authenticate_or_401(body, db=db, address=address)
+    return await _start_session(db=db, user=user, settings=settings, response=response)
 
 
 @router.post(
@@ -78,20 +81,20 @@ async def browser_login(
     responses={**REGISTER_ERRORS, **_FOREIGN_ORIGIN},
 )
 async def browser_register(
-    body: UserRegister, response: Response, session: SessionDep, settings: SettingsDep
+    body: UserRegister, response: Response, db: DatabaseDep, settings: SettingsDep
 ) -> BrowserSession:
     """Create an account and sign this browser in. Errors as for ``POST /api/auth/register``."""
-    user = await register_or_409(body, session=session)
-    return _start_session(session=session, user=user, settings=settings, response=response)
+    user = await register_or_409(body, db=db)
+    return await _start_session(db=db, user=user, settings=settings, response=response)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=_FOREIGN_ORIGIN)
 async def browser_logout(
-    session: SessionDep, settings: SettingsDep, cookie_token: OptionalSessionCookie = None
+    db: DatabaseDep, settings: SettingsDep, cookie_token: OptionalSessionCookie = None
 ) -> Response:
     """End the cookie's session on the server and clear the cookie (204 also without a session)."""
     if cookie_token:
-        service.revoke_session(session=session, token=cookie_token)
+        await db.run(lambda session: service.revoke_session(session=session, token=cookie_token))
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     clear_session_cookie(response, settings=settings)
     return response

@@ -1,4 +1,4 @@
-"""FastAPI dependencies for routes: settings, a database session and the signed-in user.
+"""FastAPI dependencies for routes: settings, the database and the signed-in user.
 
 Routes read ``async def read_me(user: CurrentUser)``. The user comes from the bearer token (API
 clients) or, without a bearer token, from the browser's session cookie
@@ -6,8 +6,8 @@ clients) or, without a bearer token, from the browser's session cookie
 unknown, expired or revoked session is answered with ``401`` JSON and ``WWW-Authenticate: Bearer``
 before the route runs.
 
-The dependencies are ``async`` so a request never holds a database connection while it waits for
-a worker thread (see docs/decisions/0002-database-on-the-event-loop.md).
+Database work runs through `voice_app.db.Database`, off the event loop, in bounded units; a
+request holds a connection only while its query runs.
 """
 
 from __future__ import annotations
@@ -16,12 +16,11 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
-from sqlmodel import Session
 
 from voice_app.auth import service
 from voice_app.auth.browser_session import session_cookie_name
 from voice_app.auth.models import SignedInUser
-from voice_app.db import get_db_session
+from voice_app.db import Database, get_database
 from voice_app.settings import Settings, get_settings
 
 
@@ -30,8 +29,12 @@ async def current_settings() -> Settings:
     return get_settings()
 
 
-# scope="function": the session closes when the handler returns, before the response is sent.
-SessionDep = Annotated[Session, Depends(get_db_session, scope="function")]
+async def current_database() -> Database:
+    """The process's database."""
+    return get_database()
+
+
+DatabaseDep = Annotated[Database, Depends(current_database)]
 SettingsDep = Annotated[Settings, Depends(current_settings)]
 
 _bearer = HTTPBearer(auto_error=False, description="The token from `POST /api/auth/login`.")
@@ -60,18 +63,18 @@ BearerToken = Annotated[str, Depends(get_bearer_token)]
 
 
 async def get_current_user(
-    session: SessionDep, credentials: BearerCredentials, cookie_token: SessionCookie, settings: SettingsDep
+    db: DatabaseDep, credentials: BearerCredentials, cookie_token: SessionCookie, settings: SettingsDep
 ) -> SignedInUser:
     """The user whose live session the request carries (refreshes the idle timer).
 
     The session is the bearer token's, else the session cookie's; a bearer token that is refused
     never falls back to the cookie.
-
-    It shares the request's session, so a route that reads the database too uses one connection.
     """
     token = cookie_token if credentials is None and cookie_token else await get_bearer_token(credentials)
     try:
-        return service.resolve_session(session=session, token=token, settings=settings)
+        return await db.run(
+            lambda session: service.resolve_session(session=session, token=token, settings=settings)
+        )
     except service.SessionInvalid:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

@@ -59,10 +59,10 @@ class _AuthFormState(AuthState):
         return f"?next={quote(self.next_path, safe='/')}" if self.next_path != routes.TALK else ""
 
     @rx.event
-    def redirect_if_signed_in(self) -> EventSpec | None:
+    async def redirect_if_signed_in(self) -> EventSpec | None:
         """A signed-in visitor has no business on these pages: go on to the destination."""
         try:
-            self._signed_in_user()
+            await self._signed_in_user()
         except service.SessionInvalid:
             return None
         return rx.redirect(self.next_path, replace=True)

@@ -1,6 +1,7 @@
 """Accounts and login sessions: the one place the API routes and the Reflex pages both call.
 
-Every function takes keyword arguments and a database ``session``; failures are the named
+Every function takes keyword arguments: a database ``session``, or, for the two that hash
+passwords, the `Database`, so no connection is held while hashing. Failures are the named
 exceptions below, which each caller maps to a status code or a sentence in one place.
 """
 
@@ -10,6 +11,7 @@ import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import bindparam, update
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +22,7 @@ from voice_app.auth.security import hash_password, verify_password
 from voice_app.auth.throttle import LoginThrottle
 from voice_app.auth.tokens import hash_session_token, new_session_token
 from voice_app.auth.validation import normalize_email, normalize_password
+from voice_app.db import Database
 from voice_app.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -56,20 +59,26 @@ class IssuedSession:
     idle_timeout: timedelta
 
 
-async def register_user(*, session: Session, registration: UserRegister) -> User:
+async def register_user(*, db: Database, registration: UserRegister) -> User:
     """Create an account from validated input; raise :class:`EmailTaken` if the email is in use."""
     email_normalized = normalize_email(registration.email)
     # Hash before touching the database, so no pooled connection is held while hashing.
     password_hash = await hash_password(registration.password)
-    taken = session.exec(select(User.id).where(User.email_normalized == email_normalized)).first()
-    if taken is not None:
-        raise EmailTaken
     user = User(
         email=registration.email,
         email_normalized=email_normalized,
         display_name=registration.display_name,
         password_hash=password_hash,
     )
+    user = await db.run(partial(_insert_user, user=user))
+    logger.info("User registered", extra={"user_id": user.id})
+    return user
+
+
+def _insert_user(session: Session, *, user: User) -> User:
+    taken = session.exec(select(User.id).where(User.email_normalized == user.email_normalized)).first()
+    if taken is not None:
+        raise EmailTaken
     session.add(user)
     try:
         session.commit()
@@ -77,12 +86,11 @@ async def register_user(*, session: Session, registration: UserRegister) -> User
         session.rollback()
         raise EmailTaken from error
     session.refresh(user)
-    logger.info("User registered", extra={"user_id": user.id})
     return user
 
 
 async def authenticate(
-    *, session: Session, email: str, password: str, client_address: str, throttle: LoginThrottle
+    *, db: Database, email: str, password: str, client_address: str, throttle: LoginThrottle
 ) -> User:
     """Return the user whose email and password these are.
 
@@ -95,10 +103,10 @@ async def authenticate(
     wait = await throttle.start_attempt_off_loop(account=email_normalized, address=client_address)
     if wait > 0:
         raise TooManyAttempts(retry_after=math.ceil(wait))
-    user = session.exec(select(User).where(User.email_normalized == email_normalized)).first()
-    # Give the connection back to the pool while hashing: otherwise a burst of logins holds one
-    # connection each, the pool runs dry, and the next checkout blocks the event loop.
-    session.close()
+    # The connection goes back to the pool before hashing, so a burst of logins cannot hold them all.
+    user = await db.run(
+        lambda session: session.exec(select(User).where(User.email_normalized == email_normalized)).first()
+    )
     matches, new_hash = await verify_password(
         normalize_password(password), user.password_hash if user else None
     )
@@ -107,11 +115,15 @@ async def authenticate(
     await throttle.attempt_succeeded_off_loop(account=email_normalized, address=client_address)
     if new_hash is not None:
         user.password_hash = new_hash
-        session.add(user)
-        session.commit()
-        session.refresh(user)
+        user = await db.run(partial(_save, user=user))
         logger.info("Password re-hashed with current parameters", extra={"user_id": user.id})
     return user
+
+
+def _save(session: Session, *, user: User) -> User:
+    merged = session.merge(user)
+    session.commit()
+    return merged
 
 
 def create_login_session(*, session: Session, user: User, settings: Settings) -> IssuedSession:

@@ -13,25 +13,25 @@ Signing out is said to the other tabs through a ``localStorage`` value that hold
 refused, goes to the login page.
 
 States that act for a user inherit from ``AuthState`` (or ``await self.get_state(AuthState)``)
-and start their handlers with ``user = self._signed_in_user()``; on ``SessionInvalid`` return
-``AuthState.check_login`` to send the visitor to the login page.
+and start their (async) handlers with ``user = await self._signed_in_user()``; on
+``SessionInvalid`` return ``AuthState.check_login`` to send the visitor to the login page.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
 import reflex as rx
 from reflex.event import EventCallback, EventSpec
-from sqlmodel import Session
 
 from voice_app import routes
 from voice_app.auth import service
 from voice_app.auth.browser_session import origin_is_the_apps, session_token_from_cookies
 from voice_app.auth.models import SignedInUser
-from voice_app.db import get_engine
+from voice_app.db import DatabaseUnavailable, get_database
 from voice_app.settings import get_settings
 
 SIGNED_OUT_SIGNAL_KEY = "voice_app_signed_out"
@@ -78,7 +78,7 @@ class AuthState(rx.State):
         return session_token_from_cookies(headers.cookie, settings=settings)
 
     @rx.var
-    def authenticated_user(self) -> dict[str, str]:
+    async def authenticated_user(self) -> dict[str, str]:
         """``id``, ``email`` and ``display_name`` of the signed-in user, or empty when signed out.
 
         Recomputed when the connection (and so its cookie) changes, and when a tab signs out.
@@ -87,41 +87,40 @@ class AuthState(rx.State):
         token = self._session_token()
         if not token:
             return {}
-        with Session(get_engine()) as session:
-            try:
-                user = service.resolve_session(
-                    session=session, token=token, settings=get_settings(), touch=False
-                )
-            except service.SessionInvalid:
-                return {}
-            return {"id": str(user.id), "email": user.email, "display_name": user.display_name}
+        try:
+            user = await get_database().run(
+                partial(service.resolve_session, token=token, settings=get_settings(), touch=False)
+            )
+        except (service.SessionInvalid, DatabaseUnavailable):
+            return {}
+        return {"id": str(user.id), "email": user.email, "display_name": user.display_name}
 
     @rx.var
-    def is_authenticated(self) -> bool:
+    async def is_authenticated(self) -> bool:
         """Whether a user is signed in (as far as the cached user knows; handlers re-check)."""
-        return bool(self.authenticated_user)
+        return bool(await self.authenticated_user)
 
-    def _signed_in_user(self) -> SignedInUser:
+    async def _signed_in_user(self) -> SignedInUser:
         """The user of this browser's live session (refreshes its idle timer).
 
-        Raises ``service.SessionInvalid`` when there is no session or the server refuses it.
+        Raises ``service.SessionInvalid`` when there is no session or the server refuses it, and
+        `DatabaseUnavailable` when the database cannot say.
         """
-        with Session(get_engine()) as session:
-            return service.resolve_session(
-                session=session, token=self._session_token(), settings=get_settings()
-            )
+        return await get_database().run(
+            partial(service.resolve_session, token=self._session_token(), settings=get_settings())
+        )
 
     def _here(self) -> str:
         url = self.router.url
         return f"{url.path}?{url.query}" if url.query else url.path
 
     @rx.event
-    def check_login(self) -> EventCallback | EventSpec | None:
+    async def check_login(self) -> EventCallback | EventSpec | None:
         """Send a visitor without a live session to the login page, and back here afterwards."""
         if not self.is_hydrated:
             return AuthState.check_login()  # the page's router data arrives with hydration
         try:
-            self._signed_in_user()
+            await self._signed_in_user()
         except service.SessionInvalid:
             return rx.redirect(login_url(self._here()), replace=True)
         return None

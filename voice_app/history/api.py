@@ -7,13 +7,14 @@ answers 404 exactly like a missing one, so ids reveal nothing.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel
 
 from voice_app.api_errors import NOT_SIGNED_IN, error_responses
-from voice_app.auth.deps import CurrentUser, SessionDep
+from voice_app.auth.deps import CurrentUser, DatabaseDep
 from voice_app.history import download, removal, service
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
@@ -67,33 +68,37 @@ def _public(summary: service.ConversationSummary) -> ConversationPublic:
     )
 
 
-def _transcript_or_404(
-    session: SessionDep, user: CurrentUser, conversation_id: int
+async def _transcript_or_404(
+    db: DatabaseDep, user: CurrentUser, conversation_id: int
 ) -> service.ConversationTranscript:
     try:
-        return service.get_conversation(session=session, user_id=user.id, conversation_id=conversation_id)
+        return await db.run(
+            partial(service.get_conversation, user_id=user.id, conversation_id=conversation_id)
+        )
     except service.ConversationNotFound:
         raise HTTPException(status.HTTP_404_NOT_FOUND, CONVERSATION_NOT_FOUND) from None
 
 
 @router.get("", response_model=list[ConversationPublic], responses=error_responses({401: NOT_SIGNED_IN}))
-async def list_conversations(user: CurrentUser, session: SessionDep) -> list[ConversationPublic]:
+async def list_conversations(user: CurrentUser, db: DatabaseDep) -> list[ConversationPublic]:
     """The caller's conversations, newest first."""
-    return [_public(s) for s in service.list_conversations(session=session, user_id=user.id)]
+    return [_public(s) for s in await db.run(partial(service.list_conversations, user_id=user.id))]
 
 
 @router.delete("", response_model=DeletedConversations, responses=error_responses({401: NOT_SIGNED_IN}))
-async def delete_all_conversations(user: CurrentUser, session: SessionDep) -> DeletedConversations:
+async def delete_all_conversations(user: CurrentUser, db: DatabaseDep) -> DeletedConversations:
     """Delete every conversation of the caller, with all their messages."""
-    return DeletedConversations(deleted=removal.delete_all_conversations(session=session, user_id=user.id))
+    return DeletedConversations(
+        deleted=await db.run(partial(removal.delete_all_conversations, user_id=user.id))
+    )
 
 
 @router.get("/{conversation_id}", response_model=TranscriptPublic, responses=_ERRORS)
 async def read_conversation(
-    user: CurrentUser, session: SessionDep, conversation_id: ConversationId
+    user: CurrentUser, db: DatabaseDep, conversation_id: ConversationId
 ) -> TranscriptPublic:
     """One conversation with its whole transcript."""
-    found = _transcript_or_404(session, user, conversation_id)
+    found = await _transcript_or_404(db, user, conversation_id)
     return TranscriptPublic(
         **_public(found.conversation).model_dump(),
         messages=[MessagePublic(**vars(message)) for message in found.messages],
@@ -113,12 +118,12 @@ async def read_conversation(
 )
 async def download_conversation(
     user: CurrentUser,
-    session: SessionDep,
+    db: DatabaseDep,
     conversation_id: ConversationId,
     file_format: Annotated[download.DownloadFormat, Query(alias="format")] = "markdown",
 ) -> Response:
     """The whole transcript as a Markdown or JSON file."""
-    found = _transcript_or_404(session, user, conversation_id)
+    found = await _transcript_or_404(db, user, conversation_id)
     filename = download.download_filename(found, file_format)
     return Response(
         download.render(found, file_format),
@@ -129,11 +134,11 @@ async def download_conversation(
 
 @router.delete("/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS)
 async def delete_conversation(
-    user: CurrentUser, session: SessionDep, conversation_id: ConversationId
+    user: CurrentUser, db: DatabaseDep, conversation_id: ConversationId
 ) -> Response:
     """Delete one conversation of the caller with all its messages."""
     try:
-        removal.delete_conversation(session=session, user_id=user.id, conversation_id=conversation_id)
+        await db.run(partial(removal.delete_conversation, user_id=user.id, conversation_id=conversation_id))
     except service.ConversationNotFound:
         raise HTTPException(status.HTTP_404_NOT_FOUND, CONVERSATION_NOT_FOUND) from None
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -7,15 +7,15 @@ an API client get the same files and the same rules.
 from __future__ import annotations
 
 from contextlib import suppress
+from functools import partial
 
 import reflex as rx
 from reflex.event import EventCallback, EventSpec
-from sqlmodel import Session
 
 from voice_app import routes
 from voice_app.auth import service as auth_service
 from voice_app.auth.state import AuthState
-from voice_app.db import get_engine
+from voice_app.db import get_database
 from voice_app.history import download, removal, service
 from voice_app.history.state import HistoryState
 
@@ -28,22 +28,21 @@ class ConversationDataState(HistoryState):
         return int(raw_id) if raw_id.isdigit() else None
 
     @rx.event
-    def download_current(self, file_format: str) -> EventCallback | EventSpec | None:
+    async def download_current(self, file_format: str) -> EventCallback | EventSpec | None:
         """Save the open conversation as ``markdown`` or ``json`` on the user's computer."""
         try:
-            user = self._signed_in_user()
+            user = await self._signed_in_user()
         except auth_service.SessionInvalid:
             return AuthState.check_login
         conversation_id = self._conversation_id_in_address()
         chosen: download.DownloadFormat = "json" if file_format == "json" else "markdown"
-        with Session(get_engine()) as session:
-            try:
-                found = service.get_conversation(
-                    session=session, user_id=user.id, conversation_id=conversation_id or 0
-                )
-            except service.ConversationNotFound:
-                self.detail_missing = True
-                return None
+        try:
+            found = await get_database().run(
+                partial(service.get_conversation, user_id=user.id, conversation_id=conversation_id or 0)
+            )
+        except service.ConversationNotFound:
+            self.detail_missing = True
+            return None
         return rx.download(
             data=download.render(found, chosen),
             filename=download.download_filename(found, chosen),
@@ -51,28 +50,30 @@ class ConversationDataState(HistoryState):
         )
 
     @rx.event
-    def delete_current(self) -> EventCallback | EventSpec | list[EventSpec] | None:
+    async def delete_current(self) -> EventCallback | EventSpec | list[EventSpec] | None:
         """Delete the open conversation and go back to the list."""
         try:
-            user = self._signed_in_user()
+            user = await self._signed_in_user()
         except auth_service.SessionInvalid:
             return AuthState.check_login
+        delete = partial(
+            removal.delete_conversation,
+            user_id=user.id,
+            conversation_id=self._conversation_id_in_address() or 0,
+        )
         # Gone already (deleted in another tab) is what the user asked for.
-        with Session(get_engine()) as session, suppress(service.ConversationNotFound):
-            removal.delete_conversation(
-                session=session, user_id=user.id, conversation_id=self._conversation_id_in_address() or 0
-            )
+        with suppress(service.ConversationNotFound):
+            await get_database().run(delete)
         return [rx.redirect(routes.HISTORY), rx.toast.success("The conversation was deleted.")]
 
     @rx.event
-    def delete_all(self) -> EventCallback | EventSpec | list[EventSpec] | None:
+    async def delete_all(self) -> EventCallback | EventSpec | list[EventSpec] | None:
         """Delete every conversation of the user."""
         try:
-            user = self._signed_in_user()
+            user = await self._signed_in_user()
         except auth_service.SessionInvalid:
             return AuthState.check_login
-        with Session(get_engine()) as session:
-            deleted = removal.delete_all_conversations(session=session, user_id=user.id)
+        deleted = await get_database().run(partial(removal.delete_all_conversations, user_id=user.id))
         self.conversations = []
         self.loaded = True
         return rx.toast.success(f"{deleted} conversation{'s' if deleted != 1 else ''} deleted.")

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 import reflex as rx
 from reflex.event import EventCallback
-from sqlmodel import Session
 
 from voice_app import routes
 from voice_app.auth import service as auth_service
 from voice_app.auth.state import AuthState
-from voice_app.db import get_engine
+from voice_app.db import get_database
 from voice_app.history import service
 from voice_app.history.service import ConversationSummary
 
@@ -86,38 +86,36 @@ class HistoryState(AuthState):
     detail_missing: bool = False
 
     @rx.event
-    def load_list(self) -> EventCallback | None:
+    async def load_list(self) -> EventCallback | None:
         """Read the signed-in user's conversations, newest first."""
         try:
-            user = self._signed_in_user()
+            user = await self._signed_in_user()
         except auth_service.SessionInvalid:
             return AuthState.check_login
-        with Session(get_engine()) as session:
-            summaries = service.list_conversations(session=session, user_id=user.id)
+        summaries = await get_database().run(partial(service.list_conversations, user_id=user.id))
         self.conversations = [_row(summary) for summary in summaries]
         self.loaded = True
         return None
 
     @rx.event
-    def load_detail(self) -> EventCallback | None:
+    async def load_detail(self) -> EventCallback | None:
         """Read the conversation named in the address, if it is the user's."""
         self.detail, self.transcript, self.detail_missing = None, [], False
         try:
-            user = self._signed_in_user()
+            user = await self._signed_in_user()
         except auth_service.SessionInvalid:
             return AuthState.check_login
         raw_id = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
         if not raw_id.isdigit():
             self.detail_missing = True
             return None
-        with Session(get_engine()) as session:
-            try:
-                found = service.get_conversation(
-                    session=session, user_id=user.id, conversation_id=int(raw_id)
-                )
-            except service.ConversationNotFound:
-                self.detail_missing = True
-                return None
+        try:
+            found = await get_database().run(
+                partial(service.get_conversation, user_id=user.id, conversation_id=int(raw_id))
+            )
+        except service.ConversationNotFound:
+            self.detail_missing = True
+            return None
         self.detail = _row(found.conversation)
         self.transcript = [
             TranscriptRow(

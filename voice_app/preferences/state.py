@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from voice_app.auth import service as auth_service
 from voice_app.auth.state import AuthState
-from voice_app.db import get_engine
+from voice_app.db import get_database
 from voice_app.memory.preferences import Preferences, get_preferences, set_preferences
 from voice_app.memory.summary import remembered_for
 
@@ -29,37 +29,43 @@ class PreferencesState(AuthState):
     """Said politely to screen readers after a change is stored ("Memory is on.")."""
 
     @rx.event
-    def load(self) -> EventCallback | None:
+    async def load(self) -> EventCallback | None:
         """Read the user's preferences and what the agent would remember now."""
         try:
-            user = self._signed_in_user()
+            user = await self._signed_in_user()
         except auth_service.SessionInvalid:
             return AuthState.check_login
-        with Session(get_engine()) as session:
+
+        def read(session: Session) -> tuple[Preferences, str]:
             preferences = get_preferences(session=session, user_id=user.id)
-            self.remembered = remembered_for(session=session, user_id=user.id) if preferences.memory else ""
+            return preferences, remembered_for(session=session, user_id=user.id) if preferences.memory else ""
+
+        preferences, self.remembered = await get_database().run(read)
         self.memory, self.push_to_talk = preferences.memory, preferences.push_to_talk
         self.loaded, self.saved = True, ""
         return None
 
     @rx.event
-    def set_memory(self, enabled: bool) -> EventCallback | None:
+    async def set_memory(self, enabled: bool) -> EventCallback | None:
         """Turn memory across conversations on or off."""
-        return self._store(Preferences(memory=bool(enabled), push_to_talk=self.push_to_talk))
+        return await self._store(Preferences(memory=bool(enabled), push_to_talk=self.push_to_talk))
 
     @rx.event
-    def set_push_to_talk(self, enabled: bool) -> EventCallback | None:
+    async def set_push_to_talk(self, enabled: bool) -> EventCallback | None:
         """Choose push-to-talk (on) or the open microphone (off)."""
-        return self._store(Preferences(memory=self.memory, push_to_talk=bool(enabled)))
+        return await self._store(Preferences(memory=self.memory, push_to_talk=bool(enabled)))
 
-    def _store(self, preferences: Preferences) -> EventCallback | None:
+    async def _store(self, preferences: Preferences) -> EventCallback | None:
         try:
-            user = self._signed_in_user()
+            user = await self._signed_in_user()
         except auth_service.SessionInvalid:
             return AuthState.check_login
-        with Session(get_engine()) as session:
+
+        def write(session: Session) -> str:
             set_preferences(session=session, user_id=user.id, preferences=preferences)
-            self.remembered = remembered_for(session=session, user_id=user.id) if preferences.memory else ""
+            return remembered_for(session=session, user_id=user.id) if preferences.memory else ""
+
+        self.remembered = await get_database().run(write)
         changed = "Memory" if preferences.memory != self.memory else "Push-to-talk"
         now_on = preferences.memory if changed == "Memory" else preferences.push_to_talk
         self.memory, self.push_to_talk = preferences.memory, preferences.push_to_talk

@@ -10,14 +10,14 @@ with the stored conversation.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
+from functools import partial
 
 from livekit import api
 from sqlmodel import Session, col, select
 
-from voice_app.db import get_engine
+from voice_app.db import get_database
 from voice_app.history.models import Conversation
 from voice_app.protocol import AgentDispatchMetadata
 from voice_app.rooms.livekit_client import call_livekit, get_livekit_api
@@ -34,14 +34,13 @@ def _seconds(timestamp: int) -> float:
     return timestamp / 1e9 if timestamp > 1e15 else timestamp / 1e3 if timestamp > 1e12 else float(timestamp)
 
 
-def _unfinished_conversation_in(room_name: str) -> bool:
-    with Session(get_engine()) as session:
-        found = session.exec(
-            select(Conversation.id)
-            .where(Conversation.room_name == room_name)
-            .where(col(Conversation.ended_at).is_(None))
-            .limit(1)
-        ).first()
+def _unfinished_conversation_in(session: Session, *, room_name: str) -> bool:
+    found = session.exec(
+        select(Conversation.id)
+        .where(Conversation.room_name == room_name)
+        .where(col(Conversation.ended_at).is_(None))
+        .limit(1)
+    ).first()
     return found is not None
 
 
@@ -54,7 +53,7 @@ async def return_agent_if_lost(room_name: str, *, settings: Settings) -> bool:
     kinds = [participant.kind for participant in listed.participants]
     if api.ParticipantInfo.Kind.STANDARD not in kinds or api.ParticipantInfo.Kind.AGENT in kinds:
         return False
-    if not await asyncio.to_thread(_unfinished_conversation_in, room_name):
+    if not await get_database().run(partial(_unfinished_conversation_in, room_name=room_name)):
         return False  # the agent ended the conversation itself: nothing was lost
     dispatches = await call_livekit(livekit.agent_dispatch.list_dispatch(room_name), settings=settings)
     ours = [d for d in dispatches if d.agent_name == settings.AGENT_NAME]

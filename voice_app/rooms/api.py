@@ -16,7 +16,7 @@ from fastapi import APIRouter, Body, HTTPException, Path, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from voice_app.api_errors import NOT_SIGNED_IN, error_responses
-from voice_app.auth.deps import CurrentUser, SessionDep, SettingsDep
+from voice_app.auth.deps import CurrentUser, DatabaseDep, SettingsDep
 from voice_app.rooms.names import RoomName
 from voice_app.rooms.service import (
     AgentDispatchStatus,
@@ -139,7 +139,7 @@ def _service_errors() -> Iterator[None]:
 )
 async def create_room(
     user: CurrentUser,
-    session: SessionDep,
+    db: DatabaseDep,
     settings: SettingsDep,
     response: Response,
     body: Annotated[CreateRoomRequest | None, Body()] = None,
@@ -150,7 +150,7 @@ async def create_room(
     """
     with _service_errors():
         room, created = await ensure_room(
-            session=session, user=user, name=body.name if body else None, settings=settings
+            db=db, user=user, name=body.name if body else None, settings=settings
         )
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return CreateRoomResponse(
@@ -168,7 +168,7 @@ async def create_room(
 )
 async def generate_token(
     user: CurrentUser,
-    session: SessionDep,
+    db: DatabaseDep,
     settings: SettingsDep,
     response: Response,
     body: Annotated[GenerateTokenRequest | None, Body()] = None,
@@ -181,7 +181,7 @@ async def generate_token(
     response.headers["Cache-Control"] = "no-store"
     with _service_errors():
         grant = await issue_token_for_room(
-            session=session, user=user, room_name=body.room if body else None, settings=settings
+            db=db, user=user, room_name=body.room if body else None, settings=settings
         )
     return TokenResponse(
         server_url=grant.server_url,
@@ -208,7 +208,7 @@ async def generate_token(
 )
 async def read_agent_status(
     user: CurrentUser,
-    session: SessionDep,
+    db: DatabaseDep,
     settings: SettingsDep,
     room: Annotated[RoomName, Path(examples=["my-room"])],
 ) -> AgentStatusResponse:
@@ -218,5 +218,5 @@ async def read_agent_status(
     busy" (`waiting_for_worker`) from "the agent is still starting" (`assigned`).
     """
     with _service_errors():
-        agent = await agent_dispatch_status(session=session, user=user, room_name=room, settings=settings)
+        agent = await agent_dispatch_status(db=db, user=user, room_name=room, settings=settings)
     return AgentStatusResponse(room=room, agent=agent)

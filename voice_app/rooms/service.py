@@ -14,13 +14,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from functools import partial
 from typing import Literal
 
 from livekit import api
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, delete, select
 
 from voice_app.auth.models import SignedInUser
+from voice_app.db import Database
 from voice_app.limits.per_user import LimitExceeded, get_user_limits
 from voice_app.rooms.livekit_client import LiveKitUnavailable, call_livekit, get_livekit_api
 from voice_app.rooms.models import Room
@@ -89,7 +91,7 @@ def _claim_room(session: Session, *, user: SignedInUser, name: str) -> tuple[Roo
 def _release_claim(session: Session, *, room: Room, created: bool) -> None:
     """Forget a name this request claimed, so a failed creation leaves nothing behind."""
     if created:
-        session.delete(room)
+        session.exec(delete(Room).where(col(Room.id) == room.id))
         session.commit()
 
 
@@ -141,7 +143,7 @@ async def _open_rooms_of(user: SignedInUser, settings: Settings) -> set[str]:
 
 
 async def ensure_room(
-    *, session: Session, user: SignedInUser, name: str | None, settings: Settings
+    *, db: Database, user: SignedInUser, name: str | None, settings: Settings
 ) -> tuple[Room, bool]:
     """Make sure ``user``'s room ``name`` exists on LiveKit and in the database.
 
@@ -166,28 +168,27 @@ async def ensure_room(
     async with limits.room_creation_turn(user.id):
         open_rooms = await _open_rooms_of(user, settings)
         if name in open_rooms:
-            return _claim_room(session, user=user, name=name)
+            return await db.run(partial(_claim_room, user=user, name=name))
         await limits.check_room_creation_rate(user.id)
         limits.check_open_conversations(len(open_rooms))
-        opened = await _open_room(session=session, user=user, name=name, settings=settings)
+        opened = await _open_room(db=db, user=user, name=name, settings=settings)
         await limits.count_room_creation(user.id)
         return opened
 
 
-async def _open_room(
-    *, session: Session, user: SignedInUser, name: str, settings: Settings
-) -> tuple[Room, bool]:
+async def _open_room(*, db: Database, user: SignedInUser, name: str, settings: Settings) -> tuple[Room, bool]:
     """Claim ``name`` for ``user`` and create it on LiveKit (see `ensure_room`)."""
-    room, created = _claim_room(session, user=user, name=name)
+    room, created = await db.run(partial(_claim_room, user=user, name=name))
+    release_claim = partial(_release_claim, room=room, created=created)
     try:
         await _create_on_livekit(user=user, name=name, settings=settings)
     except api.TwirpError as error:
         # LiveKit answered but refused (wrong API key, a limit): the user can only wait, the operator must act.
         logger.error("LiveKit refused to create a room", extra={"room": name, "twirp_code": error.code})
-        _release_claim(session, room=room, created=created)
+        await db.run(release_claim)
         raise LiveKitUnavailable("The LiveKit server refused to create the room.") from error
     except BaseException:
-        _release_claim(session, room=room, created=created)
+        await asyncio.shield(db.run(release_claim))
         raise
     if created:
         logger.info("Room created", extra={"room": name, "user_id": user.id})
@@ -195,7 +196,7 @@ async def _open_room(
 
 
 async def issue_token_for_room(
-    *, session: Session, user: SignedInUser, room_name: str | None, settings: Settings
+    *, db: Database, user: SignedInUser, room_name: str | None, settings: Settings
 ) -> TokenGrant:
     """A token for ``user`` to join ``room_name``, creating the room first when it is new.
 
@@ -211,9 +212,13 @@ async def issue_token_for_room(
 
     """
     await get_user_limits().count_token_request(user.id)
-    owner_id = _find_owner(session, validate_room_name(room_name)) if room_name is not None else None
+    owner_id = (
+        await db.run(partial(_find_owner, name=validate_room_name(room_name)))
+        if room_name is not None
+        else None
+    )
     if room_name is None or owner_id is None:
-        room, _created = await ensure_room(session=session, user=user, name=room_name, settings=settings)
+        room, _created = await ensure_room(db=db, user=user, name=room_name, settings=settings)
         return issue_participant_token(user=user, room_name=room.name, settings=settings)
     if owner_id != user.id:
         raise RoomNotOwned(room_name)
@@ -221,7 +226,7 @@ async def issue_token_for_room(
 
 
 async def agent_dispatch_status(
-    *, session: Session, user: SignedInUser, room_name: str, settings: Settings
+    *, db: Database, user: SignedInUser, room_name: str, settings: Settings
 ) -> AgentDispatchStatus:
     """How far this app's agent (``AGENT_NAME``) has come in ``user``'s room ``room_name``.
 
@@ -242,7 +247,7 @@ async def agent_dispatch_status(
         LiveKitUnavailable: LiveKit did not answer in time, or refused.
 
     """
-    owner_id = _find_owner(session, validate_room_name(room_name))
+    owner_id = await db.run(partial(_find_owner, name=validate_room_name(room_name)))
     if owner_id is None:
         raise RoomNotFound(room_name)
     if owner_id != user.id:

@@ -16,15 +16,15 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 import reflex as rx
 from reflex.event import EventCallback
-from sqlmodel import Session
 
 from voice_app.auth import service as auth_service
 from voice_app.auth.state import AuthState
-from voice_app.db import get_engine
+from voice_app.db import DatabaseUnavailable, get_database
 from voice_app.memory.preferences import get_preferences
 from voice_app.protocol import AGENT_JOIN_TIMEOUT_SECONDS, LATENCY_MESSAGE_TYPE, MICROPHONE_ERRORS
 from voice_app.rooms.service import (
@@ -89,6 +89,11 @@ PROBLEMS: dict[str, Problem] = {
         "The voice server is unreachable",
         "LiveKit did not answer, so the conversation could not start. Check your connection and "
         "press Try again; if it keeps happening, the voice server is down.",
+        ends_session=True,
+    ),
+    "database_unreachable": Problem(
+        "The server could not start the conversation",
+        "Its database did not answer. Wait a moment and press Try again.",
         ends_session=True,
     ),
     "agent_timeout": Problem(
@@ -331,19 +336,20 @@ class TalkState(AuthState):
     async def start_conversation(self) -> AsyncIterator[EventCallback | None]:
         """Get a token for a new room from the rooms service, then let the browser connect."""
         try:
-            user = self._signed_in_user()
+            user = await self._signed_in_user()
         except auth_service.SessionInvalid:
             yield AuthState.check_login
             return
         self._clear_conversation()
         self.stage = "connecting"
         yield
+        db = get_database()
         try:
-            with Session(get_engine()) as session:
-                grant = await issue_token_for_room(
-                    session=session, user=user, room_name=None, settings=get_settings()
-                )
-                push_to_talk = get_preferences(session=session, user_id=user.id).push_to_talk
+            grant = await issue_token_for_room(db=db, user=user, room_name=None, settings=get_settings())
+            preferences = await db.run(partial(get_preferences, user_id=user.id))
+        except DatabaseUnavailable:
+            self._report_problem("database_unreachable")
+            return
         except LiveKitUnavailable:
             self._report_problem("livekit_unreachable")
             return
@@ -354,7 +360,7 @@ class TalkState(AuthState):
         self.server_url = grant.server_url
         self.livekit_token = grant.token
         self.room_name = grant.room
-        self.push_to_talk = push_to_talk
+        self.push_to_talk = preferences.push_to_talk
         self.connect = True
 
     @rx.event
@@ -412,15 +418,14 @@ class TalkState(AuthState):
             if not self._still_waiting_in(room_name):
                 return
             try:
-                user = self._signed_in_user()
-            except auth_service.SessionInvalid:
+                user = await self._signed_in_user()
+            except (auth_service.SessionInvalid, DatabaseUnavailable):
                 return
         try:
-            with Session(get_engine()) as session:
-                status = await agent_dispatch_status(
-                    session=session, user=user, room_name=room_name, settings=get_settings()
-                )
-        except LiveKitUnavailable:
+            status = await agent_dispatch_status(
+                db=get_database(), user=user, room_name=room_name, settings=get_settings()
+            )
+        except (LiveKitUnavailable, DatabaseUnavailable):
             return  # the session itself reports what the user needs to know
         if status != "waiting_for_worker":
             return
