@@ -44,11 +44,12 @@ from livekit import rtc
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.factories import sign_in
-from tests.support.backend import Backend, migrate_database, new_database
+from tests.support.backend import Backend, migrate_database
 from tests.support.inference import InferenceService
 from tests.support.livekit import LiveKitServer
+from tests.support.nodes import TwoNodes
 from tests.support.processes import REPO_ROOT, free_port
-from tests.support.production import PostgresServer, RedisServer
+from tests.support.production import PostgresServer
 from tests.support.voice_client import VoiceClient
 from tests.support.worker import AgentWorker
 from tests.test_agent_worker import stored_conversations
@@ -70,17 +71,19 @@ async def seconds_until(what: str, condition: Callable[[], bool], since: float) 
     return round(time.monotonic() - since, 2)
 
 
-async def ask(client: VoiceClient, text: str) -> None:
-    """Type ``text`` and wait for the agent's answer and for it to listen again."""
-    sent = await client.send_chat(text)
-    await client.wait_for(f"a reply to {text!r}", lambda: client.agent_transcripts(after=sent), WAIT_SECONDS)
-    await client.wait_for("the agent listening", lambda: client.agent_states[-1][1] == "listening", 30)
-
-
 async def one_run(
-    api: httpx.Client, worker: AgentWorker, livekit: LiveKitServer, number: int, *, whole_worker: bool = False
+    api: httpx.Client,
+    workers: list[AgentWorker],
+    livekit: LiveKitServer,
+    number: int,
+    *,
+    whole_worker: bool = False,
 ) -> dict[str, float]:
-    """One conversation whose agent is killed; seconds from the kill to each thing the user sees."""
+    """One conversation whose agent is killed; seconds from the kill to each thing the user sees.
+
+    The agent's job process, or with ``whole_worker`` the worker holding it (LiveKit may give the
+    job to any of ``workers``), gets SIGKILL.
+    """
     user = sign_in(api, display_name=f"Run {number}")
     client = await VoiceClient.join(api, user)
     try:
@@ -89,10 +92,13 @@ async def one_run(
         await client.wait_for("a reply", lambda: client.agent_transcripts(after=sent), WAIT_SECONDS)
         await client.wait_for("the agent listening", lambda: client.agent_states[-1][1] == "listening", 30)
         lost = client.agent_identity
+        [holder] = [
+            worker for worker in workers if worker.running and worker.job_processes_in_rooms(livekit.port)
+        ]
         if whole_worker:
-            worker.kill_with_its_jobs()
+            holder.kill_with_its_jobs()
         else:
-            os.kill(worker.job_process_in_room(livekit.port).pid, signal.SIGKILL)
+            os.kill(holder.job_process_in_room(livekit.port).pid, signal.SIGKILL)
         killed = time.monotonic()
         seen: dict[str, float] = {}
         while len(seen) < len(MEASURES):
@@ -137,14 +143,15 @@ async def run(args: argparse.Namespace) -> dict:
     try:
         with httpx.Client(base_url=backend.base_url, timeout=30) as api:
             for number in range(args.runs):
-                runs.append(await one_run(api, workers[0], livekit, number))
+                runs.append(await one_run(api, workers[:1], livekit, number))
                 print(f"job process killed, run {number + 1}: {runs[-1]}", flush=True)
             for number in range(args.worker_runs):
-                workers[1].start()  # the one that stays up
-                worker_runs.append(await one_run(api, workers[0], livekit, number, whole_worker=True))
+                for worker in workers:
+                    if not worker.running:
+                        worker.stop()  # the one killed in the last run: its leftovers
+                        worker.start()
+                worker_runs.append(await one_run(api, workers, livekit, number, whole_worker=True))
                 print(f"whole worker killed, run {number + 1}: {worker_runs[-1]}", flush=True)
-                workers[0].stop()
-                workers.reverse()
         for worker in workers:
             worker.stop()
         outages = await database_runs(args.database_runs, workdir / "postgres", inference)
@@ -177,11 +184,11 @@ async def database_outage_run(
     typed = ["Before the outage.", "During the outage, first.", "During the outage, second."]
     try:
         await client.wait_for("the greeting", lambda: client.agent_transcripts(), WAIT_SECONDS)
-        await ask(client, typed[0])
+        await client.ask(typed[0], WAIT_SECONDS)
         postgres.pause()
         stopped = time.monotonic()
         for text in typed[1:]:
-            await ask(client, text)
+            await client.ask(text, WAIT_SECONDS)
         await asyncio.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - stopped)))
         postgres.resume()
         back = time.monotonic()
@@ -208,7 +215,7 @@ async def node_killed_run(
     client = await VoiceClient.join(through_dead, user)
     try:
         await client.wait_for("the greeting", lambda: client.agent_transcripts(), WAIT_SECONDS)
-        await ask(client, "Are you there?")
+        await client.ask("Are you there?", WAIT_SECONDS)
         node.kill()
         killed = time.monotonic()
         await client.wait_for(
@@ -260,34 +267,18 @@ async def node_runs(count: int, workdir: Path, inference: InferenceService) -> l
     if not count:
         return []
     os.makedirs(workdir, exist_ok=True)
-    redis = RedisServer(workdir, ["redis-server", "--save", "", "--appendonly", "no"]).start()
-    first = LiveKitServer(workdir, redis_address=f"127.0.0.1:{redis.port}").start()
-    second = LiveKitServer(
-        workdir, redis_address=f"127.0.0.1:{redis.port}", api_secret=first.api_secret
-    ).start()
-    database_url = new_database(workdir)
-    backends = []
-    for number, node in enumerate((first, second)):
-        folder = workdir / f"backend-{number}"
-        folder.mkdir(exist_ok=True)
-        backends.append(Backend(folder, node, GENEROUS_LIMITS, database_url=database_url).start())
-    worker = AgentWorker(workdir / "worker-nodes", first, backends[0], inference, mode="start").start()
+    stack = TwoNodes.start(workdir, inference, backend_env=GENEROUS_LIMITS, worker_mode="start")
     runs: list[dict] = []
     try:
         with (
-            httpx.Client(base_url=backends[1].base_url, timeout=30) as through_second,
-            httpx.Client(base_url=backends[0].base_url, timeout=30) as through_first,
+            httpx.Client(base_url=stack.backends[1].base_url, timeout=30) as through_second,
+            httpx.Client(base_url=stack.backends[0].base_url, timeout=30) as through_first,
         ):
             for number in range(count):
-                runs.append(await node_killed_run(through_second, through_first, second, number))
+                runs.append(await node_killed_run(through_second, through_first, stack.nodes[1], number))
                 print(f"livekit node killed, run {number + 1}: {runs[-1]}", flush=True)
     finally:
-        worker.stop()
-        for backend in backends:
-            backend.stop()
-        second.stop()
-        first.stop()
-        redis.stop()
+        stack.stop()
     return runs
 
 

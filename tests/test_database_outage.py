@@ -68,13 +68,6 @@ def on_postgres(
     livekit.stop()
 
 
-async def ask(client: VoiceClient, text: str) -> None:
-    """Type ``text`` and wait for the agent's answer and for it to listen again."""
-    sent = await client.send_chat(text)
-    await client.wait_for(f"a reply to {text!r}", lambda: client.agent_transcripts(after=sent), REPLY_TIMEOUT)
-    await client.wait_for("the agent listening", lambda: client.agent_states[-1][1] == "listening", 30)
-
-
 def health(backend: Backend) -> httpx.Response:
     return httpx.get(f"{backend.base_url}/api/health", timeout=15)
 
@@ -89,17 +82,17 @@ async def test_messages_said_while_the_database_is_down_are_all_stored_once_it_i
         client = await VoiceClient.join(api, user)
         try:
             await client.wait_for("the greeting", lambda: client.agent_transcripts(), GREETING_TIMEOUT)
-            await ask(client, "Before the outage.")
+            await client.ask("Before the outage.", REPLY_TIMEOUT)
 
             postgres.pause()
             stopped = time.monotonic()
             down = await asyncio.to_thread(health, backend)
-            await ask(client, "During the outage, first.")
-            await ask(client, "During the outage, second.")
+            await client.ask("During the outage, first.", REPLY_TIMEOUT)
+            await client.ask("During the outage, second.", REPLY_TIMEOUT)
             await asyncio.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - stopped)))
             postgres.resume()
 
-            await ask(client, "After the outage.")
+            await client.ask("After the outage.", REPLY_TIMEOUT)
             up = await asyncio.to_thread(health, backend)
         finally:
             await client.close()

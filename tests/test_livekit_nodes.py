@@ -2,10 +2,10 @@
 one database, one agent worker: users reach their agent through either node, and users of a node
 that dies are back talking after they try again.
 
-The worker is registered with the first node only: LiveKit routes each room's agent dispatch
-through Redis to it, whichever node the user came through. In production the nodes sit behind one
-address (a load balancer, or LiveKit's Helm chart on Kubernetes): the client's retry here goes to
-the node that is up, through the backend that is up, as that address would send it.
+The worker is registered with the first node only (`tests/support/nodes.py`). In production the
+nodes sit behind one address (a load balancer, or LiveKit's Helm chart on Kubernetes): the
+client's retry here goes to the node that is up, through the backend that is up, as that address
+would send it.
 """
 
 from __future__ import annotations
@@ -13,20 +13,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 from livekit import rtc
 
 from tests.factories import SignedInUser, sign_in
-from tests.support.backend import Backend, new_database
 from tests.support.inference import InferenceService
-from tests.support.livekit import LiveKitServer
-from tests.support.production import RedisServer
+from tests.support.nodes import TwoNodes
 from tests.support.voice_client import VoiceClient
-from tests.support.worker import AgentWorker
 from tests.test_agent_worker import GREETING_TIMEOUT, REPLY_TIMEOUT, stored_conversations
 
 pytestmark = pytest.mark.slow
@@ -36,43 +31,15 @@ BACK_WITHIN_SECONDS = 45
 """A node that died still looks alive to the others for a few seconds (its last stats in Redis)."""
 
 
-@dataclass
-class TwoNodes:
-    redis: RedisServer
-    nodes: tuple[LiveKitServer, LiveKitServer]
-    backends: tuple[Backend, Backend]
-    """The first backend gives out the first node's URL, the second the second's."""
-    worker: AgentWorker
-
-
 @pytest.fixture(scope="module")
 def two_nodes(
     tmp_path_factory: pytest.TempPathFactory, inference_service: InferenceService
 ) -> Iterator[TwoNodes]:
-    workdir = tmp_path_factory.mktemp("livekit-nodes")
-    redis = RedisServer(workdir, ["redis-server", "--save", "", "--appendonly", "no"]).start()
-    address = f"127.0.0.1:{redis.port}"
-    first = LiveKitServer(workdir, redis_address=address).start()
-    second = LiveKitServer(workdir, redis_address=address, api_secret=first.api_secret).start()
-    database_url = new_database(workdir)
-    backends = tuple(
-        Backend(_subdir(workdir, f"backend-{n}"), node, GENEROUS_LIMITS, database_url=database_url).start()
-        for n, node in enumerate((first, second))
+    stack = TwoNodes.start(
+        tmp_path_factory.mktemp("livekit-nodes"), inference_service, backend_env=GENEROUS_LIMITS
     )
-    worker = AgentWorker(workdir / "worker", first, backends[0], inference_service).start()
-    yield TwoNodes(redis, (first, second), (backends[0], backends[1]), worker)
-    worker.stop()
-    for backend in backends:
-        backend.stop()
-    second.stop()
-    first.stop()
-    redis.stop()
-
-
-def _subdir(parent: Path, name: str) -> Path:
-    path = parent / name
-    path.mkdir(exist_ok=True)
-    return path
+    yield stack
+    stack.stop()
 
 
 async def talk(client: VoiceClient, question: str) -> None:

@@ -22,12 +22,6 @@ DRAINING_WORKER = {"DRAIN_TIMEOUT_SECONDS": "300", "WORKER_LOAD_THRESHOLD": "2"}
 CONVERSATIONS = 3
 
 
-async def ask(client: VoiceClient, text: str) -> None:
-    """Type ``text`` and wait for the answer."""
-    sent = await client.send_chat(text)
-    await client.wait_for(f"a reply to {text!r}", lambda: client.agent_transcripts(after=sent), REPLY_TIMEOUT)
-
-
 async def test_a_rolling_restart_of_every_worker_ends_no_conversation(
     isolated_deployment: Deployment,
 ) -> None:
@@ -57,7 +51,12 @@ async def test_a_rolling_restart_of_every_worker_ends_no_conversation(
                             f"rolling-new-{step}", mode="start", extra_env=DRAINING_WORKER
                         ).start()
                     )
-                    await asyncio.gather(*(ask(c, f"Still there after restart {step}?") for c in clients))
+                    await asyncio.gather(
+                        *(
+                            c.ask(f"Still there after restart {step}?", REPLY_TIMEOUT, until_listening=False)
+                            for c in clients
+                        )
+                    )
                     assert all(w.running for w in holding), "a draining worker left its conversations"
                 assert [c.agent_identity for c in clients] == agents, "a conversation changed agent"
             finally:

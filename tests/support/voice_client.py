@@ -203,6 +203,13 @@ class VoiceClient:
         """Agent audio frames that are not silence, received after ``after``."""
         return [f for f in self.agent_frames if f.received_at > after and f.rms > SILENCE_RMS]
 
+    async def ask(self, text: str, seconds: float, *, until_listening: bool = True) -> None:
+        """Type ``text`` and wait up to ``seconds`` for the agent's answer (and to listen again)."""
+        sent = await self.send_chat(text)
+        await self.wait_for(f"a reply to {text!r}", lambda: self.agent_transcripts(after=sent), seconds)
+        if until_listening:
+            await self.wait_for("the agent listening", lambda: self.agent_states[-1][1] == "listening", 30)
+
     async def wait_for(self, what: str, check: Callable[[], object], seconds: float) -> object:
         """Poll ``check`` until it returns something truthy; fail saying ``what`` never happened."""
         deadline = time.monotonic() + seconds
