@@ -23,6 +23,7 @@ from functools import lru_cache
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DisconnectionError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, select
 
 from voice_app.db import make_engine
@@ -30,8 +31,9 @@ from voice_app.history.models import Conversation, ConversationMessage, MessageR
 
 logger = logging.getLogger(__name__)
 
-UNREACHABLE = (OperationalError, InterfaceError, DisconnectionError)
-"""What the database driver raises while the server is down or restarting: worth retrying."""
+UNREACHABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
+"""What the database driver raises while the server is down or restarting, or what the pool raises
+when its connections are all stuck waiting for it: worth retrying."""
 RETRY_DELAYS_SECONDS = (0.2, 0.5, 1.0, 2.0)
 """Waits between attempts at one write; the last repeats until the database is back."""
 FLUSH_TIMEOUT_SECONDS = 40.0
