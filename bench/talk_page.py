@@ -100,6 +100,10 @@ class Stack:
             "BACKEND_PORT": str(self.port),
             "API_URL": self.url,
             "DEPLOY_URL": self.url,
+            # One user starts every conversation, minutes apart: the per-user limits are not measured.
+            "CONVERSATIONS_PER_USER": "100",
+            "ROOM_CREATIONS_PER_MINUTE": "1000",
+            "TOKEN_REQUESTS_PER_MINUTE": "1000",
         }
         self.app = ManagedProcess(
             "app-prod",

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from reflex_base.compiler import templates
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
@@ -119,6 +119,30 @@ def test_json_answers_forbid_everything_and_pages_get_the_page_policy() -> None:
         assert answer.headers["x-content-type-options"] == "nosniff"
         assert answer.headers["strict-transport-security"].startswith("max-age=")
         assert "microphone=(self)" in answer.headers["permissions-policy"]
+
+
+def test_a_page_revalidated_with_304_keeps_the_page_policy_it_was_stored_with() -> None:
+    """A 304 for a page (Reflex serving the built frontend, with ETags) carries no content type.
+    Given the API's policy, the browser merged it into the stored page, which then could run none
+    of its scripts: the talk page came back blank on a second visit."""
+    etag = '"v1"'
+
+    def page(request: Request) -> Response:
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers={"ETag": etag})
+        return HTMLResponse("<p>hi</p>", headers={"ETag": etag})
+
+    client = TestClient(
+        SecurityHeadersMiddleware(Starlette(routes=[Route("/talk/", page)]), settings(**PRODUCTION))
+    )
+
+    first = client.get("/talk/")
+    again = client.get("/talk/", headers={"If-None-Match": etag})
+
+    assert first.headers["content-security-policy"] == page_csp(settings(**PRODUCTION))
+    assert again.status_code == 304
+    assert "content-security-policy" not in again.headers
+    assert again.headers["x-content-type-options"] == "nosniff"
 
 
 def test_the_dev_server_config_gets_the_headers_plugin_first() -> None:

@@ -91,7 +91,8 @@ class SecurityHeadersMiddleware:
     """Pure ASGI middleware: adds the security headers to every HTTP response of the backend.
 
     The CSP depends on what the response is: an HTML page (Reflex's, when it serves the
-    frontend itself), FastAPI's docs, or anything else (JSON). Headers a route set itself win.
+    frontend itself), FastAPI's docs, or anything else (JSON); a 304 gets none, and keeps the one
+    the browser stored with the page. Headers a route set itself win.
     """
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
@@ -118,9 +119,12 @@ class SecurityHeadersMiddleware:
                 headers = MutableHeaders(scope=message)
                 for name, value in self._common:
                     headers.setdefault(name, value)
-                headers.setdefault(
-                    "Content-Security-Policy", self._csp_for(path, headers.get("content-type", ""))
-                )
+                # A 304 has no body and no content type. Browsers merge its headers into the page
+                # they kept, so a policy here would replace the page's own with the API's.
+                if message["status"] != 304:
+                    headers.setdefault(
+                        "Content-Security-Policy", self._csp_for(path, headers.get("content-type", ""))
+                    )
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
