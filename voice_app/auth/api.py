@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import APIRouter, HTTPException, Response, status
 
 from voice_app.api_errors import NOT_SIGNED_IN, error_responses
@@ -59,9 +61,7 @@ async def login(
     (seconds) after repeated failures for this email or from this address.
     """
     user = await authenticate_or_401(body, db=db, address=address)
-    issued = await db.run(
-        lambda session: service.create_login_session(session=session, user=user, settings=settings)
-    )
+    issued = await db.run(partial(service.create_login_session, user=user, settings=settings))
     return LoginResult(
         token=issued.token,
         expires_at=issued.expires_at,
@@ -100,7 +100,7 @@ async def authenticate_or_401(body: UserLogin, *, db: Database, address: str) ->
 )
 async def logout(_user: CurrentUser, token: BearerToken, db: DatabaseDep) -> Response:
     """Sign this token's session out on the server; the token is refused from now on."""
-    await db.run(lambda session: service.revoke_session(session=session, token=token))
+    await db.run(partial(service.revoke_session, token=token))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

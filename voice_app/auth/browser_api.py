@@ -10,6 +10,7 @@ from another origin.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Cookie, Response, status
@@ -53,9 +54,7 @@ class BrowserSession(BaseModel):
 async def _start_session(
     *, db: Database, user: User, settings: Settings, response: Response
 ) -> BrowserSession:
-    issued = await db.run(
-        lambda session: service.create_login_session(session=session, user=user, settings=settings)
-    )
+    issued = await db.run(partial(service.create_login_session, user=user, settings=settings))
     set_session_cookie(response, token=issued.token, expires_at=issued.expires_at, settings=settings)
     response.headers["Cache-Control"] = "no-store"
     return BrowserSession(
@@ -94,7 +93,7 @@ async def browser_logout(
 ) -> Response:
     """End the cookie's session on the server and clear the cookie (204 also without a session)."""
     if cookie_token:
-        await db.run(lambda session: service.revoke_session(session=session, token=cookie_token))
+        await db.run(partial(service.revoke_session, token=cookie_token))
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     clear_session_cookie(response, settings=settings)
     return response

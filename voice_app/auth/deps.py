@@ -12,6 +12,7 @@ request holds a connection only while its query runs.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
@@ -72,9 +73,7 @@ async def get_current_user(
     """
     token = cookie_token if credentials is None and cookie_token else await get_bearer_token(credentials)
     try:
-        return await db.run(
-            lambda session: service.resolve_session(session=session, token=token, settings=settings)
-        )
+        return await db.run(partial(service.resolve_session, token=token, settings=settings))
     except service.SessionInvalid:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
