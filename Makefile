@@ -36,7 +36,7 @@ lint: setup
 lock: setup ## Regenerate the hashed requirements/*.txt from pyproject.toml's dependency groups
 	scripts/lock_requirements.sh
 
-typecheck: setup-test ## pyright (standard mode) on voice_app/ and agent_worker/; settings in pyproject.toml
+typecheck: setup-test ## pyright (strict) on voice_app/ and agent_worker/; settings in pyproject.toml
 	.venv/bin/pyright --project pyproject.toml
 
 bench: setup-bench ## Run every benchmark and print its table (results in bench/results/)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 
 from livekit import rtc
 from livekit.agents import NOT_GIVEN, Agent, ModelSettings, llm
@@ -31,7 +31,7 @@ class VoiceAssistant(Agent):
         *,
         greeting: str,
         greeting_audio: asyncio.Future[list[rtc.AudioFrame] | None] | None = None,
-        tools: list[llm.FunctionTool] | None = None,
+        tools: Sequence[llm.Tool] | None = None,
         remembered: str = "",
         push_to_talk: bool = False,
         chat_ctx: llm.ChatContext | None = None,

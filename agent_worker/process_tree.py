@@ -33,7 +33,7 @@ class ProcessTree:
 
     def processes(self) -> list[psutil.Process]:
         """The roots and their live descendants."""
-        processes = []
+        processes: list[psutil.Process] = []
         for root in self._roots:
             processes.append(root)
             with contextlib.suppress(psutil.Error):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from typing import Any
 
 from livekit import rtc
 from livekit.agents import AgentSession
@@ -31,7 +32,7 @@ class NotYourConversation(rtc.RpcError):
         super().__init__(rtc.RpcError.ErrorCode.APPLICATION_ERROR, "only the conversation's user can talk")
 
 
-def enable_push_to_talk(session: AgentSession, room: rtc.Room, *, user_identity: str) -> None:
+def enable_push_to_talk(session: AgentSession[Any], room: rtc.Room, *, user_identity: str) -> None:
     """Turn the session's audio input off and let the user's presses open and close their turns."""
     session.input.set_audio_enabled(False)
 
@@ -39,7 +40,6 @@ def enable_push_to_talk(session: AgentSession, room: rtc.Room, *, user_identity:
         if data.caller_identity != user_identity:
             raise NotYourConversation()
 
-    @room.local_participant.register_rpc_method(START_TURN)
     async def start_turn(data: rtc.RpcInvocationData) -> str:
         check_caller(data)
         with contextlib.suppress(RuntimeError):  # speech that may not be interrupted goes on
@@ -48,18 +48,21 @@ def enable_push_to_talk(session: AgentSession, room: rtc.Room, *, user_identity:
         session.input.set_audio_enabled(True)
         return "listening"
 
-    @room.local_participant.register_rpc_method(END_TURN)
     async def end_turn(data: rtc.RpcInvocationData) -> str:
         check_caller(data)
         session.input.set_audio_enabled(False)
         session.commit_user_turn(transcript_timeout=TRANSCRIPT_TIMEOUT_SECONDS)
         return "committed"
 
-    @room.local_participant.register_rpc_method(CANCEL_TURN)
     async def cancel_turn(data: rtc.RpcInvocationData) -> str:
         check_caller(data)
         session.input.set_audio_enabled(False)
         session.clear_user_turn()
         return "cancelled"
 
+    # called, not used as a decorator: the decorator form is typed as a union the type checker cannot apply
+    participant = room.local_participant
+    participant.register_rpc_method(START_TURN, start_turn)
+    participant.register_rpc_method(END_TURN, end_turn)
+    participant.register_rpc_method(CANCEL_TURN, cancel_turn)
     logger.info("push-to-talk on")

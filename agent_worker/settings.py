@@ -21,6 +21,11 @@ from voice_app.settings import (
     livekit_key_problems,
 )
 
+Stage = Literal["stt", "llm", "tts"]
+"""A model of the pipeline: speech-to-text, LLM, text-to-speech."""
+RemoteProvider = Literal["openai", "compatible"]
+"""Where a stage runs when not on the local inference service."""
+
 
 class WorkerSettings(BaseSettings):
     """Settings of the agent worker. Read through :func:`get_worker_settings`."""
@@ -129,16 +134,17 @@ class WorkerSettings(BaseSettings):
     ``dev``."""
 
     @property
-    def remote_stages(self) -> dict[str, str]:
+    def remote_stages(self) -> dict[Stage, RemoteProvider]:
         """Stage name -> provider (``openai`` or ``compatible``) for stages that run remotely."""
-        stages: dict[str, str] = {}
+        stages: dict[Stage, RemoteProvider] = {}
         if self.PIPELINE == "local":
             return stages
-        for stage, base_url in (
+        base_urls: tuple[tuple[Stage, str | None], ...] = (
             ("stt", self.STT_BASE_URL),
             ("llm", self.LLM_BASE_URL),
             ("tts", self.TTS_BASE_URL),
-        ):
+        )
+        for stage, base_url in base_urls:
             if base_url:
                 stages[stage] = "compatible"
             elif self.OPENAI_API_KEY:

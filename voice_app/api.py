@@ -38,11 +38,11 @@ from voice_app.settings import get_settings
 logger = logging.getLogger(__name__)
 
 
-def _field_name(error: dict) -> str:
+def _field_name(error: dict[str, Any]) -> str:
     return ".".join(str(part) for part in error.get("loc", ()) if part != "body")
 
 
-def _describe_validation_error(error: dict) -> str:
+def _describe_validation_error(error: dict[str, Any]) -> str:
     """One sentence per failing field; a missing or non-object body gets its own words."""
     location = _field_name(error)
     if not location and error.get("type") in ("missing", "model_attributes_type", "dict_type"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from pydantic import BaseModel, Field
 
@@ -41,7 +41,7 @@ class FieldError(BaseModel):
 class ValidationErrorResponse(ErrorResponse):
     """The request was malformed or broke a rule; ``errors`` names the fields when it can."""
 
-    errors: list[FieldError] = Field(default_factory=list)
+    errors: list[FieldError] = Field(default_factory=list[FieldError])
 
 
 def error_responses(descriptions: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
@@ -61,6 +61,11 @@ def _json_body(model: type[BaseModel]) -> dict[str, Any]:
     return {"application/json": {"schema": {"$ref": _REF.format(model=model.__name__)}}}
 
 
+def _is_json_object(value: object) -> TypeGuard[dict[str, Any]]:
+    """Whether a part of an OpenAPI schema is an object (its keys are strings)."""
+    return isinstance(value, dict)
+
+
 def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
     """Make an OpenAPI ``schema`` from FastAPI describe the error bodies this API really sends.
 
@@ -76,12 +81,13 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
             components.setdefault(name, definition)
         components.setdefault(model.__name__, model_schema)
 
-    for path_item in schema.get("paths", {}).values():
+    paths: dict[str, dict[str, Any]] = schema.get("paths", {})
+    for path_item in paths.values():
         for operation in path_item.values():
-            if not isinstance(operation, dict) or "responses" not in operation:
+            if not _is_json_object(operation) or "responses" not in operation:
                 continue
-            responses = operation["responses"]
-            default_422 = responses.get("422", {})
+            responses: dict[str, Any] = operation["responses"]
+            default_422: object = responses.get("422", {})
             if "HTTPValidationError" in json.dumps(default_422):
                 responses["422"] = {
                     "description": INVALID_REQUEST,

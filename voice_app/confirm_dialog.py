@@ -16,7 +16,7 @@ def confirm_button(
     title: str,
     description: str,
     confirm_label: str,
-    on_confirm: EventType,
+    on_confirm: EventType[()],
     button_id: str,
 ) -> rx.Component:
     """``label`` opens a dialog saying ``title`` and ``description``; ``confirm_label`` runs ``on_confirm``."""

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from livekit import api
 from pydantic import BaseModel
 from sqlalchemy import text
+from sqlmodel import Session
 
 from voice_app.db import DatabaseUnavailable, get_database
 from voice_app.rooms.livekit_client import LiveKitUnavailable, call_livekit, get_livekit_api
@@ -27,9 +28,13 @@ class HealthReport(BaseModel):
     livekit: str
 
 
+def _select_one(session: Session) -> None:
+    session.connection().execute(text("SELECT 1"))
+
+
 async def _check_database() -> str:
     try:
-        await get_database().run(lambda session: session.connection().execute(text("SELECT 1")))
+        await get_database().run(_select_one)
     except DatabaseUnavailable as error:
         return "busy" if error.busy else "unreachable"
     return "ok"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import sys
 import warnings
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
@@ -97,7 +97,7 @@ def configure_backend_logging(level: LogLevel, secrets: Iterable[str] = ()) -> N
 
 
 @asynccontextmanager
-async def log_level_lifespan() -> AsyncIterator[None]:
+async def log_level_lifespan() -> AsyncGenerator[None, None]:
     """Set ``LOG_LEVEL`` again once the server runs.
 
     Granian configures logging in each worker after the app module was imported, and leaves the

@@ -23,7 +23,7 @@ DEV_DATABASE_URL = "sqlite:///.data/voice_app.db"
 
 def livekit_key_problems(api_key: str, api_secret: str) -> list[str]:
     """Why these LiveKit credentials must not be used in production (empty when they may)."""
-    problems = []
+    problems: list[str] = []
     if api_key in ("", DEV_LIVEKIT_API_KEY):
         problems.append("LIVEKIT_API_KEY is the development key 'devkey' or empty")
     if api_secret in ("", DEV_LIVEKIT_API_SECRET) or len(api_secret) < 32:
@@ -140,7 +140,7 @@ class Settings(BaseSettings):
         Browsers on these origins may use the session cookie besides same-origin requests;
         in development the pages (`DEPLOY_URL`) and the backend (`API_URL`) are on two ports.
         """
-        origins = []
+        origins: list[str] = []
         for url in (self.DEPLOY_URL, self.API_URL):
             parts = urlsplit(url)
             origins.append(f"{parts.scheme}://{parts.netloc}".lower())

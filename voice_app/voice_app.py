@@ -2,6 +2,7 @@
 
 import reflex as rx
 
+from voice_app import models as models  # registers every table for Alembic; `as` marks it wanted
 from voice_app import routes
 from voice_app.account import pages as account_pages
 from voice_app.api import serve_api_beside
@@ -11,7 +12,6 @@ from voice_app.auth.state import AuthState
 from voice_app.history import pages as history_pages
 from voice_app.history.state import DETAIL_ROUTE, HistoryState
 from voice_app.logs import configure_backend_logging, known_secrets, log_level_lifespan
-from voice_app.models import __all__ as _tables  # noqa: F401 - registers every table for Alembic
 from voice_app.page_errors import show_backend_error
 from voice_app.preferences import pages as preferences_pages
 from voice_app.preferences.state import PreferencesState

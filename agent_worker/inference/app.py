@@ -16,6 +16,7 @@ import aiohttp
 from aiohttp import web
 
 from agent_worker.inference.espeak import EspeakFailed
+from agent_worker.inference.json_values import is_json_array, is_json_object
 from agent_worker.inference.llama_server import LlamaServerUnavailable
 from agent_worker.inference.service import InferenceService, ServiceNotReady
 from agent_worker.inference.speech import OPENAI_PCM_RATE, speech_pcm
@@ -70,7 +71,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         message = error.text if error.status == 413 else f"{error.reason}: {request.method} {request.path}"
         return error_response(error.status, message or error.reason, "invalid_request_error")
     except Exception as error:
-        if request.writer is not None and request.writer.output_size > 0:
+        if request.writer.output_size > 0:
             # the answer had begun: aiohttp closes the connection, so the client sees it cut off
             logger.warning("answer cut off", extra={"path": request.path, "problem": str(error)})
             raise
@@ -188,7 +189,7 @@ async def create_chat_completion(request: web.Request) -> web.StreamResponse:
     service = request.app[SERVICE]
     completion = await _json_object(request)
     messages = completion.get("messages")
-    if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
+    if not is_json_array(messages) or not messages or not all(is_json_object(m) for m in messages):
         raise ApiError(400, "messages is required: a list of chat messages")
     body = json.dumps(await service.prepare_completion(completion)).encode()
     url = f"{service.llama.base_url}/v1/chat/completions"
@@ -232,7 +233,7 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ApiError(400, "the body must be a JSON object") from error
-    if not isinstance(body, dict):
+    if not is_json_object(body):
         raise ApiError(400, "the body must be a JSON object")
     return body
 

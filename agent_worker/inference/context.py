@@ -11,21 +11,22 @@ prompt keeps the same beginning turn after turn and llama-server reuses the slot
 from __future__ import annotations
 
 import json
-from typing import Any
+
+from agent_worker.inference.json_values import JsonObject, is_json_array, is_json_object
 
 MESSAGE_OVERHEAD_TOKENS = 6
 """What the chat template adds around each message (`<|im_start|>role` ... `<|im_end|>`)."""
 REPLY_OVERHEAD_TOKENS = 4
 """The template's opening of the reply (`<|im_start|>assistant`)."""
 
-Message = dict[str, Any]
+Message = JsonObject
 
 
 def message_text(message: Message) -> str:
     """The text of a chat message that the model reads: its content, and its tool calls if any."""
     content = message.get("content")
-    if isinstance(content, list):
-        text = "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    if is_json_array(content):
+        text = "".join(part.get("text", "") for part in content if is_json_object(part))
     else:
         text = content if isinstance(content, str) else ""
     if message.get("tool_calls"):

@@ -75,7 +75,7 @@ class InferenceService:
 
     def problems(self) -> list[str]:
         """What is not ready, in words; empty when every model answers."""
-        problems = []
+        problems: list[str] = []
         if self._transcriber is None:
             problems.append("the speech-to-text model is loading")
         if self._voice is None:
@@ -88,7 +88,7 @@ class InferenceService:
 
     def model_names(self) -> dict[str, str]:
         """The model behind each endpoint, by the name clients may ask for it."""
-        names = {}
+        names: dict[str, str] = {}
         if self._transcriber is not None:
             names["stt"] = self._transcriber.name
         if self._llama is not None:

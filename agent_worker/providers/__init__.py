@@ -30,11 +30,10 @@ from agent_worker.providers.compatible import (
 from agent_worker.providers.live_transcription import UTTERANCE_SILENCE_SECONDS, LiveTranscriptionSTT
 from agent_worker.providers.openai import openai_llm, openai_stt, openai_tts
 from agent_worker.providers.spoken_chunks import SpokenChunkTokenizer
-from agent_worker.settings import WorkerSettings
+from agent_worker.settings import RemoteProvider, Stage, WorkerSettings
 
-Stage = Literal["stt", "llm", "tts"]
 STAGES: tuple[Stage, ...] = ("stt", "llm", "tts")
-Provider = Literal["local", "openai", "compatible"]
+Provider = Literal["local"] | RemoteProvider
 FallbackStage = stt.FallbackAdapter | llm.FallbackAdapter | tts.FallbackAdapter
 
 VAD_MIN_SILENCE_SECONDS = 0.25
@@ -50,8 +49,8 @@ class ProcessModels:
     vad: vad.VAD
     utterance_vad: vad.VAD
     """The same detector with a longer silence, cutting the speech-to-text's utterances."""
-    turn_detector: Any | None = None
-    """``inference.TurnDetector`` when ``TURN_DETECTION=livekit``; None: silence decides."""
+    turn_detector: inference.TurnDetector | None = None
+    """LiveKit's end-of-turn model when ``TURN_DETECTION=livekit``; None: silence decides."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +58,8 @@ class Fallback:
     """A stage whose remote provider has the local service behind it."""
 
     adapter: FallbackStage
-    remote: Any
+    remote: object
+    """The remote provider's model (only compared by identity)."""
 
     def is_remote(self, instance: object) -> bool:
         """True when ``instance`` (as the adapter reports it) is the remote provider."""
@@ -68,15 +68,19 @@ class Fallback:
 
 @dataclass(frozen=True)
 class Pipeline:
-    """The three stages of one conversation and a name for logs (``local``, ``openai``, ...)."""
+    """The three stages of one conversation and a name for logs (``local``, ``openai``, ...).
 
-    stt: stt.STT
-    llm: llm.LLM
-    tts: tts.TTS
+    livekit-agents' models are generic in the names of the events they add to ``metrics_collected``
+    and ``error`` (a fallback adapter's ``*_availability_changed``): any will do here, hence ``[Any]``.
+    """
+
+    stt: stt.STT[Any]
+    llm: llm.LLM[Any]
+    tts: tts.TTS[Any]
     name: str
-    providers: dict[Stage, Provider] = field(default_factory=dict)
+    providers: dict[Stage, Provider] = field(default_factory=dict[Stage, Provider])
     """Which provider runs each stage."""
-    fallbacks: dict[Stage, Fallback] = field(default_factory=dict)
+    fallbacks: dict[Stage, Fallback] = field(default_factory=dict[Stage, Fallback])
 
 
 def load_process_models(settings: WorkerSettings) -> ProcessModels:
@@ -103,7 +107,7 @@ def build_pipeline(settings: WorkerSettings, models: ProcessModels, *, conversat
     ``conversation`` (the room's name) lets an LLM server keep this conversation's prompt cached.
     """
     remote = settings.remote_stages
-    providers: dict[Stage, Provider] = {stage: remote.get(stage, "local") for stage in STAGES}  # type: ignore[misc]
+    providers: dict[Stage, Provider] = {stage: remote.get(stage, "local") for stage in STAGES}
     stages: dict[Stage, Any] = {}
     fallbacks: dict[Stage, Fallback] = {}
     for stage in STAGES:

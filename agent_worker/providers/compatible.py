@@ -9,6 +9,8 @@ no key still gets a placeholder, because the OpenAI client refuses to start with
 
 from __future__ import annotations
 
+from typing import Any
+
 from livekit.agents import llm, stt, tts
 from livekit.agents.types import NOT_GIVEN
 from livekit.plugins import openai
@@ -20,7 +22,7 @@ LOCAL_MODELS = {"stt": "whisper", "llm": "local-llm", "tts": "espeak-ng"}
 """Model names sent to the local inference service (it serves one model per stage)."""
 
 
-def compatible_stt(settings: WorkerSettings) -> stt.STT:
+def compatible_stt(settings: WorkerSettings) -> stt.STT[Any]:
     """Transcription from ``STT_BASE_URL`` with ``STT_MODEL``."""
     return _stt(
         _required(settings.STT_BASE_URL, "STT_BASE_URL"),
@@ -29,7 +31,7 @@ def compatible_stt(settings: WorkerSettings) -> stt.STT:
     )
 
 
-def compatible_llm(settings: WorkerSettings, *, conversation: str = "") -> llm.LLM:
+def compatible_llm(settings: WorkerSettings, *, conversation: str = "") -> llm.LLM[Any]:
     """Chat completions from ``LLM_BASE_URL`` with ``LLM_MODEL``.
 
     ``conversation`` is not sent: not every compatible server accepts OpenAI's ``prompt_cache_key``.
@@ -41,7 +43,7 @@ def compatible_llm(settings: WorkerSettings, *, conversation: str = "") -> llm.L
     )
 
 
-def compatible_tts(settings: WorkerSettings) -> tts.TTS:
+def compatible_tts(settings: WorkerSettings) -> tts.TTS[Any]:
     """Speech from ``TTS_BASE_URL`` with ``TTS_MODEL`` and ``TTS_VOICE``."""
     return _tts(
         _required(settings.TTS_BASE_URL, "TTS_BASE_URL"),
@@ -51,12 +53,12 @@ def compatible_tts(settings: WorkerSettings) -> tts.TTS:
     )
 
 
-def local_stt(settings: WorkerSettings) -> stt.STT:
+def local_stt(settings: WorkerSettings) -> stt.STT[Any]:
     """Whisper on the local inference service."""
     return _stt(settings.LOCAL_INFERENCE_URL, LOCAL_MODELS["stt"], None)
 
 
-def local_llm(settings: WorkerSettings, *, conversation: str = "") -> llm.LLM:
+def local_llm(settings: WorkerSettings, *, conversation: str = "") -> llm.LLM[Any]:
     """The offline LLM (llama-server) behind the local inference service.
 
     ``conversation`` keeps each conversation on its own llama-server slot, which holds its prompt.
@@ -64,22 +66,22 @@ def local_llm(settings: WorkerSettings, *, conversation: str = "") -> llm.LLM:
     return _llm(settings.LOCAL_INFERENCE_URL, LOCAL_MODELS["llm"], None, cache_key=conversation)
 
 
-def local_tts(settings: WorkerSettings) -> tts.TTS:
+def local_tts(settings: WorkerSettings) -> tts.TTS[Any]:
     """espeak-ng on the local inference service (its voice is the service's setting)."""
     return _tts(settings.LOCAL_INFERENCE_URL, LOCAL_MODELS["tts"], None, voice="default")
 
 
-def _stt(base_url: str, model: str, api_key: str | None) -> stt.STT:
+def _stt(base_url: str, model: str, api_key: str | None) -> stt.STT[Any]:
     return openai.STT(base_url=base_url, model=model, api_key=api_key or NO_KEY, use_realtime=False)
 
 
-def _llm(base_url: str, model: str, api_key: str | None, *, cache_key: str = "") -> llm.LLM:
+def _llm(base_url: str, model: str, api_key: str | None, *, cache_key: str = "") -> llm.LLM[Any]:
     return openai.LLM(
         base_url=base_url, model=model, api_key=api_key or NO_KEY, prompt_cache_key=cache_key or NOT_GIVEN
     )
 
 
-def _tts(base_url: str, model: str, api_key: str | None, *, voice: str) -> tts.TTS:
+def _tts(base_url: str, model: str, api_key: str | None, *, voice: str) -> tts.TTS[Any]:
     # raw PCM: nothing to decode, and the first bytes are playable at once
     return openai.TTS(
         base_url=base_url, model=model, voice=voice, api_key=api_key or NO_KEY, response_format="pcm"

@@ -19,6 +19,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterable
 from dataclasses import dataclass, field
+from typing import Any, Never
 
 from livekit import rtc
 from livekit.agents import APIConnectOptions, stt, utils, vad
@@ -32,10 +33,13 @@ UTTERANCE_SILENCE_SECONDS = 0.5
 decided by the session's endpointing, which waits at least as long."""
 
 
-class LiveTranscriptionSTT(stt.STT):
-    """Wraps a non-streaming STT into a streaming one with interim and early final transcripts."""
+class LiveTranscriptionSTT(stt.STT[Never]):
+    """Wraps a non-streaming STT into a streaming one with interim and early final transcripts.
 
-    def __init__(self, *, recognizer: stt.STT, voice_activity: vad.VAD, interval: float = 0.6) -> None:
+    It emits no events of its own (``Never``), only the base ones, forwarding ``metrics_collected``.
+    """
+
+    def __init__(self, *, recognizer: stt.STT[Any], voice_activity: vad.VAD, interval: float = 0.6) -> None:
         super().__init__(capabilities=stt.STTCapabilities(streaming=True, interim_results=True))
         self._stt = recognizer
         self._vad = voice_activity
@@ -43,9 +47,19 @@ class LiveTranscriptionSTT(stt.STT):
         self._stt.on("metrics_collected", self._forward_metrics)
 
     @property
-    def wrapped_stt(self) -> stt.STT:
+    def wrapped_stt(self) -> stt.STT[Any]:
         """The whole-utterance STT doing the work (what fallback handlers compare against)."""
         return self._stt
+
+    @property
+    def voice_activity(self) -> vad.VAD:
+        """The VAD that cuts the utterances (with a longer silence than the session's)."""
+        return self._vad
+
+    @property
+    def interval(self) -> float:
+        """Seconds of new speech between two interim passes (at least)."""
+        return self._interval
 
     @property
     def model(self) -> str:
@@ -102,7 +116,7 @@ class _Pass:
 class _Utterance:
     """The audio of the speech in progress and the passes made over it."""
 
-    frames: list[rtc.AudioFrame] = field(default_factory=list)
+    frames: list[rtc.AudioFrame] = field(default_factory=list[rtc.AudioFrame])
     duration: float = 0.0
     last_pass: _Pass | None = None
     tail_pass: _Pass | None = None
@@ -130,7 +144,7 @@ class LiveTranscriptionStream(stt.RecognizeStream):
             pass
 
     async def _run(self) -> None:
-        vad_stream = self._live._vad.stream()
+        vad_stream = self._live.voice_activity.stream()
 
         async def forward_input() -> None:
             async for item in self._input_ch:
@@ -177,14 +191,14 @@ class LiveTranscriptionStream(stt.RecognizeStream):
         if last is not None and not last.task.done():
             return
         # a busy transcription server slows the passes down: space them out rather than queue them
-        interval = max(self._live._interval, 2 * last.seconds) if last else self._live._interval
+        interval = max(self._live.interval, 2 * last.seconds) if last else self._live.interval
         if utterance.duration - (last.covers if last else 0.0) >= interval:
             self._report(utterance, self._start_pass(utterance))
 
     def _start_pass(self, utterance: _Utterance) -> _Pass:
         frames = rtc.combine_audio_frames(utterance.frames)
         task = asyncio.create_task(
-            self._live._stt.recognize(
+            self._live.wrapped_stt.recognize(
                 buffer=frames, language=self._language, conn_options=self._pass_conn_options
             )
         )
@@ -228,7 +242,7 @@ class LiveTranscriptionStream(stt.RecognizeStream):
             final = _Pass(
                 covers=utterance.duration,
                 task=asyncio.create_task(
-                    self._live._stt.recognize(
+                    self._live.wrapped_stt.recognize(
                         buffer=utils.merge_frames(event.frames),
                         language=self._language,
                         conn_options=self._pass_conn_options,

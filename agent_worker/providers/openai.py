@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from livekit.agents import llm, stt, tts
 from livekit.agents.types import NOT_GIVEN
 from livekit.plugins import openai
@@ -9,7 +11,7 @@ from livekit.plugins import openai
 from agent_worker.settings import WorkerSettings
 
 
-def openai_stt(settings: WorkerSettings) -> stt.STT:
+def openai_stt(settings: WorkerSettings) -> stt.STT[Any]:
     """OpenAI transcription with ``OPENAI_STT_MODEL``, streamed over the realtime API by default."""
     return openai.STT(
         model=settings.OPENAI_STT_MODEL,
@@ -19,7 +21,7 @@ def openai_stt(settings: WorkerSettings) -> stt.STT:
     )
 
 
-def openai_llm(settings: WorkerSettings, *, conversation: str = "") -> llm.LLM:
+def openai_llm(settings: WorkerSettings, *, conversation: str = "") -> llm.LLM[Any]:
     """OpenAI chat completions with ``OPENAI_LLM_MODEL``.
 
     ``conversation`` is sent as ``prompt_cache_key``: OpenAI then routes the conversation's
@@ -33,7 +35,7 @@ def openai_llm(settings: WorkerSettings, *, conversation: str = "") -> llm.LLM:
     )
 
 
-def openai_tts(settings: WorkerSettings) -> tts.TTS:
+def openai_tts(settings: WorkerSettings) -> tts.TTS[Any]:
     """OpenAI speech with ``OPENAI_TTS_MODEL`` and ``OPENAI_TTS_VOICE``, as raw PCM (no decoding)."""
     return openai.TTS(
         model=settings.OPENAI_TTS_MODEL,

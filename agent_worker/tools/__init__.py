@@ -22,17 +22,15 @@ database). Never log tool arguments or results: they are the user's words.
 
 from __future__ import annotations
 
-from livekit.agents import llm
-
-from agent_worker.tools.base import ToolContext, running_text
+from agent_worker.tools.base import DeclaredTool, ToolContext, running_text
 from agent_worker.tools.clock import current_date_and_time
 from agent_worker.tools.recall import recall_past_conversations
 
-TOOLS: list[llm.FunctionTool] = [current_date_and_time, recall_past_conversations]
+TOOLS: list[DeclaredTool] = [current_date_and_time, recall_past_conversations]
 """Every tool the agent is given, in the order the LLM sees them."""
 
 
-def offered_tools(llm_provider: str, *, local_llm_tools: bool) -> list[llm.FunctionTool]:
+def offered_tools(llm_provider: str, *, local_llm_tools: bool) -> list[DeclaredTool]:
     """The tools given to the LLM: all of them, except to the offline one unless asked.
 
     The offline model (SmolLM2-135M) rarely calls a tool right, and the tools' descriptions (about
@@ -44,4 +42,4 @@ def offered_tools(llm_provider: str, *, local_llm_tools: bool) -> list[llm.Funct
     return list(TOOLS)
 
 
-__all__ = ["TOOLS", "ToolContext", "offered_tools", "running_text"]
+__all__ = ["TOOLS", "DeclaredTool", "ToolContext", "offered_tools", "running_text"]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec
 
 from livekit import rtc
 from livekit.agents import function_tool, llm
@@ -13,6 +13,11 @@ from sqlalchemy import Engine
 from voice_app.protocol import TIME_ZONE_ATTRIBUTE
 
 _RUNNING = "_voice_app_running_text"
+
+_P = ParamSpec("_P")
+
+DeclaredTool = llm.FunctionTool[..., Awaitable[str]]
+"""A tool as :func:`tool` declares it: whatever its arguments, it answers the model with a sentence."""
 
 
 @dataclass
@@ -36,10 +41,10 @@ class ToolContext:
         return self.participant.attributes.get(TIME_ZONE_ATTRIBUTE) or None
 
 
-def tool(*, running: str) -> Callable[[Callable[..., Any]], llm.FunctionTool]:
+def tool(*, running: str) -> Callable[[Callable[_P, Awaitable[str]]], llm.FunctionTool[_P, Awaitable[str]]]:
     """livekit-agents' ``function_tool``, remembering what the page says while the tool runs."""
 
-    def declare(function: Callable[..., Any]) -> llm.FunctionTool:
+    def declare(function: Callable[_P, Awaitable[str]]) -> llm.FunctionTool[_P, Awaitable[str]]:
         declared = function_tool(function)
         setattr(declared, _RUNNING, running)
         return declared
@@ -47,6 +52,6 @@ def tool(*, running: str) -> Callable[[Callable[..., Any]], llm.FunctionTool]:
     return declare
 
 
-def running_text(declared: llm.FunctionTool) -> str:
+def running_text(declared: llm.FunctionTool[..., Any]) -> str:
     """What the page shows while ``declared`` runs ("Looking through your past conversations…")."""
     return getattr(declared, _RUNNING, None) or f"Using {declared.info.name.replace('_', ' ')}…"

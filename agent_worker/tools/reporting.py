@@ -12,14 +12,14 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 from livekit import rtc
-from livekit.agents import AgentSession, llm
+from livekit.agents import AgentSession
 from livekit.agents.voice.events import ToolExecutionUpdatedEvent
 
-from agent_worker.tools.base import running_text
+from agent_worker.tools.base import DeclaredTool, ToolContext, running_text
 from agent_worker.transcripts import TranscriptStore
 from voice_app.history.models import MessageSource
 from voice_app.protocol import TOOL_TOPIC
@@ -52,7 +52,7 @@ class ToolReporter:
         self,
         room: rtc.Room,
         store: TranscriptStore | None,
-        tools: list[llm.FunctionTool],
+        tools: Iterable[DeclaredTool],
         spawn: Callable[[Coroutine[Any, Any, object]], None],
     ) -> None:
         self._room = room
@@ -61,7 +61,7 @@ class ToolReporter:
         self._spawn = spawn
         self._names: dict[str, str] = {}
 
-    def watch(self, session: AgentSession) -> None:
+    def watch(self, session: AgentSession[ToolContext]) -> None:
         """Subscribe to the session's tool lifecycle."""
         session.on("tool_execution_updated", self._on_update)
 

@@ -19,7 +19,7 @@ class AccountState(AuthState):
     """Deleting the account: everything of the user goes, and every tab is signed out."""
 
     @rx.event
-    async def delete_account(self) -> EventCallback | EventSpec | None:
+    async def delete_account(self) -> EventCallback[()] | EventSpec | None:
         """Delete the account with all its data (the same service as ``DELETE /api/me``)."""
         try:
             user = await self._signed_in_user()

@@ -8,14 +8,14 @@ page is shown, so a session revoked elsewhere is noticed on the next visit.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import reflex as rx
-from reflex.app import ComponentCallable
 
 from voice_app.auth.state import AuthState
 
 
-def require_login(page: ComponentCallable) -> ComponentCallable:
+def require_login(page: Callable[[], rx.Component]) -> Callable[[], rx.Component]:
     """Wrap ``page`` so it renders only for a signed-in user."""
 
     @functools.wraps(page)

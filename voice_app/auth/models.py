@@ -15,7 +15,7 @@ from pydantic import WithJsonSchema
 from sqlmodel import Field, SQLModel
 
 from voice_app.auth.validation import (
-    _COMMON_PASSWORDS,
+    COMMON_PASSWORDS,
     DISPLAY_NAME_MAX_CHARS,
     EMAIL_MAX_CHARS,
     PASSWORD_MAX_CHARS,
@@ -130,7 +130,7 @@ _NEW_PASSWORD_SCHEMA = {
     "minLength": PASSWORD_MIN_CHARS,
     "maxLength": PASSWORD_MAX_CHARS,
     "pattern": f"^[^{_CONTROL}]*$",
-    "not": {"pattern": _any_case_one_of(_COMMON_PASSWORDS)},
+    "not": {"pattern": _any_case_one_of(COMMON_PASSWORDS)},
     "description": "Any Unicode, no composition rules; the most common passwords are refused.",
 }
 _LOGIN_EMAIL_SCHEMA = {

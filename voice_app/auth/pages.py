@@ -8,7 +8,7 @@ here only turn a refusal into words next to the right field.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, TypeGuard, cast
 from urllib.parse import quote
 
 import reflex as rx
@@ -29,11 +29,17 @@ SERVER_UNREACHABLE_MESSAGE = "The server could not be reached. Check your connec
 EMAIL_TAKEN_MESSAGE = "An account with this email already exists. Sign in instead."
 
 
+def _is_json_object(value: object) -> TypeGuard[dict[str, Any]]:
+    """Whether a decoded JSON ``value`` is an object (its keys are strings)."""
+    return isinstance(value, dict)
+
+
 def _field_errors(refusal: dict[str, Any]) -> dict[str, str]:
     """The first message for each field of a 422 refusal, keyed by field name."""
     messages: dict[str, str] = {}
-    for item in refusal.get("errors") or []:
-        if isinstance(item, dict):
+    errors: list[Any] = refusal.get("errors") or []
+    for item in errors:
+        if _is_json_object(item):
             messages.setdefault(str(item.get("field", "")), str(item.get("message", "")))
     return messages
 
@@ -104,7 +110,7 @@ class SignupFormState(_AuthFormState):
 
 
 def _field(label: str, name: str, error: rx.Var[str] | None = None, **input_props: Any) -> rx.Component:
-    children = [
+    children: list[rx.Component] = [
         rx.el.label(rx.text(label, size="2", weight="medium"), html_for=name),
         rx.input(id=name, name=name, width="100%", size="3", **input_props),
     ]

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
+import sqlalchemy
 from sqlalchemy import bindparam, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from voice_app.auth.models import LoginSession, SignedInUser, User, UserRegister, utc_now
 from voice_app.auth.security import hash_password, verify_password
@@ -104,9 +105,7 @@ async def authenticate(
     if wait > 0:
         raise TooManyAttempts(retry_after=math.ceil(wait))
     # The connection goes back to the pool before hashing, so a burst of logins cannot hold them all.
-    user = await db.run(
-        lambda session: session.exec(select(User).where(User.email_normalized == email_normalized)).first()
-    )
+    user = await db.run(partial(_find_user, email_normalized=email_normalized))
     matches, new_hash = await verify_password(
         normalize_password(password), user.password_hash if user else None
     )
@@ -118,6 +117,10 @@ async def authenticate(
         user = await db.run(partial(_save, user=user))
         logger.info("Password re-hashed with current parameters", extra={"user_id": user.id})
     return user
+
+
+def _find_user(session: Session, *, email_normalized: str) -> User | None:
+    return session.exec(select(User).where(User.email_normalized == email_normalized)).first()
 
 
 def _save(session: Session, *, user: User) -> User:
@@ -150,19 +153,20 @@ def create_login_session(*, session: Session, user: User, settings: Settings) ->
 # One indexed SELECT for the user's public columns and the session columns the checks need. It
 # runs on every signed-in request, on the session's connection: loading the user through the
 # ORM's identity map took as long again as the query itself.
+# SQLAlchemy's own `select`: SQLModel's is typed for at most four columns; `col` types each column.
 _SESSION_LOOKUP = (
-    select(
-        User.id,
-        User.email,
-        User.display_name,
-        User.created_at,
-        LoginSession.id.label("login_id"),  # type: ignore[union-attr]
-        LoginSession.last_seen_at,
-        LoginSession.expires_at,
-        LoginSession.revoked_at,
+    sqlalchemy.select(
+        col(User.id),
+        col(User.email),
+        col(User.display_name),
+        col(User.created_at),
+        sqlalchemy.label("login_id", col(LoginSession.id)),
+        col(LoginSession.last_seen_at),
+        col(LoginSession.expires_at),
+        col(LoginSession.revoked_at),
     )
-    .join(LoginSession, LoginSession.user_id == User.id)
-    .where(LoginSession.token_hash == bindparam("token_hash"))
+    .join(LoginSession, col(LoginSession.user_id) == User.id)
+    .where(col(LoginSession.token_hash) == bindparam("token_hash"))
 )
 
 
@@ -186,13 +190,14 @@ def resolve_session(*, session: Session, token: str, settings: Settings, touch: 
     row = session.connection().execute(_SESSION_LOOKUP, {"token_hash": hash_session_token(token)}).first()
     if row is None:
         raise SessionInvalid
-    user_id, email, display_name, created_at, login_id, last_seen_at, expires_at, revoked_at = tuple(row)
+    user_id, email, display_name, created_at, login_id, last_seen_at, expires_at, revoked_at = row
+    assert user_id is not None  # the primary key of a stored row
     now = utc_now()
     idle_timeout = timedelta(minutes=settings.SESSION_IDLE_MINUTES)
     if revoked_at is not None or now >= expires_at or now - last_seen_at >= idle_timeout:
         raise SessionInvalid
     if touch and now - last_seen_at >= min(timedelta(minutes=1), idle_timeout / 10):
-        session.exec(update(LoginSession).where(LoginSession.id == login_id).values(last_seen_at=now))
+        session.exec(update(LoginSession).where(col(LoginSession.id) == login_id).values(last_seen_at=now))
         session.commit()
     return SignedInUser(id=user_id, email=email, display_name=display_name, created_at=created_at)
 

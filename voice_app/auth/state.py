@@ -115,7 +115,7 @@ class AuthState(rx.State):
         return f"{url.path}?{url.query}" if url.query else url.path
 
     @rx.event
-    async def check_login(self) -> EventCallback | EventSpec | None:
+    async def check_login(self) -> EventCallback[()] | EventSpec | None:
         """Send a visitor without a live session to the login page, and back here afterwards."""
         if not self.is_hydrated:
             return AuthState.check_login()  # the page's router data arrives with hydration

@@ -53,6 +53,8 @@ _COMMON_PASSWORDS = frozenset(
         "starwars",
     ]
 )
+COMMON_PASSWORDS = _COMMON_PASSWORDS
+"""The refused passwords, for the JSON Schema of `voice_app.auth.models` to list."""
 
 
 def _invalid(kind: LiteralString, message: str) -> PydanticCustomError:

@@ -28,7 +28,7 @@ class ConversationDataState(HistoryState):
         return int(raw_id) if raw_id.isdigit() else None
 
     @rx.event
-    async def download_current(self, file_format: str) -> EventCallback | EventSpec | None:
+    async def download_current(self, file_format: str) -> EventCallback[()] | EventSpec | None:
         """Save the open conversation as ``markdown`` or ``json`` on the user's computer."""
         try:
             user = await self._signed_in_user()
@@ -50,7 +50,7 @@ class ConversationDataState(HistoryState):
         )
 
     @rx.event
-    async def delete_current(self) -> EventCallback | EventSpec | list[EventSpec] | None:
+    async def delete_current(self) -> EventCallback[()] | EventSpec | list[EventSpec] | None:
         """Delete the open conversation and go back to the list."""
         try:
             user = await self._signed_in_user()
@@ -67,7 +67,7 @@ class ConversationDataState(HistoryState):
         return [rx.redirect(routes.HISTORY), rx.toast.success("The conversation was deleted.")]
 
     @rx.event
-    async def delete_all(self) -> EventCallback | EventSpec | list[EventSpec] | None:
+    async def delete_all(self) -> EventCallback[()] | EventSpec | list[EventSpec] | None:
         """Delete every conversation of the user."""
         try:
             user = await self._signed_in_user()

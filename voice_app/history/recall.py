@@ -64,7 +64,7 @@ def recall_messages(
     )
     if current_job_id is not None:
         earlier = earlier.where(Conversation.agent_job_id != current_job_id)
-    rows: list = []
+    rows: list[tuple[ConversationMessage, datetime]] = []
     if words := query_words(query):
         matches = [func.lower(ConversationMessage.text).contains(word, autoescape=True) for word in words]
         rows = list(

@@ -86,7 +86,7 @@ class HistoryState(AuthState):
     detail_missing: bool = False
 
     @rx.event
-    async def load_list(self) -> EventCallback | None:
+    async def load_list(self) -> EventCallback[()] | None:
         """Read the signed-in user's conversations, newest first."""
         try:
             user = await self._signed_in_user()
@@ -98,7 +98,7 @@ class HistoryState(AuthState):
         return None
 
     @rx.event
-    async def load_detail(self) -> EventCallback | None:
+    async def load_detail(self) -> EventCallback[()] | None:
         """Read the conversation named in the address, if it is the user's."""
         self.detail, self.transcript, self.detail_missing = None, [], False
         try:

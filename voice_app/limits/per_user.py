@@ -18,7 +18,7 @@ import contextlib
 import math
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from functools import lru_cache
 
@@ -110,7 +110,7 @@ class UserLimits:
             )
 
     @asynccontextmanager
-    async def room_creation_turn(self, user_id: int) -> AsyncIterator[None]:
+    async def room_creation_turn(self, user_id: int) -> AsyncGenerator[None, None]:
         """Hold the user's turn to count their open rooms and create one, across every worker."""
         if self._redis is not None:
             lock = self._redis.lock(

@@ -48,7 +48,7 @@ def recent_conversations(
     )
     if current_job_id is not None:
         query = query.where(Conversation.agent_job_id != current_job_id)
-    remembered = []
+    remembered: list[RememberedConversation] = []
     for conversation in session.exec(query).all():
         said = session.exec(
             select(ConversationMessage.text)
@@ -77,7 +77,7 @@ def memory_summary(conversations: list[RememberedConversation], *, subject: str 
     ``subject`` is who asked: "you" on the settings page, "the user" in the agent's instructions
     (where "you" is the agent).
     """
-    sentences = []
+    sentences: list[str] = []
     for index, conversation in enumerate(conversations):
         quoted = " and ".join(f'"{text}"' for text in conversation.said)
         day = f"{conversation.started_at:%B} {conversation.started_at.day}"

@@ -29,7 +29,7 @@ class PreferencesState(AuthState):
     """Said politely to screen readers after a change is stored ("Memory is on.")."""
 
     @rx.event
-    async def load(self) -> EventCallback | None:
+    async def load(self) -> EventCallback[()] | None:
         """Read the user's preferences and what the agent would remember now."""
         try:
             user = await self._signed_in_user()
@@ -46,16 +46,16 @@ class PreferencesState(AuthState):
         return None
 
     @rx.event
-    async def set_memory(self, enabled: bool) -> EventCallback | None:
+    async def set_memory(self, enabled: bool) -> EventCallback[()] | None:
         """Turn memory across conversations on or off."""
         return await self._store(Preferences(memory=bool(enabled), push_to_talk=self.push_to_talk))
 
     @rx.event
-    async def set_push_to_talk(self, enabled: bool) -> EventCallback | None:
+    async def set_push_to_talk(self, enabled: bool) -> EventCallback[()] | None:
         """Choose push-to-talk (on) or the open microphone (off)."""
         return await self._store(Preferences(memory=self.memory, push_to_talk=bool(enabled)))
 
-    async def _store(self, preferences: Preferences) -> EventCallback | None:
+    async def _store(self, preferences: Preferences) -> EventCallback[()] | None:
         try:
             user = await self._signed_in_user()
         except auth_service.SessionInvalid:

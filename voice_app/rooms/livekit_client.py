@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncGenerator, Awaitable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
@@ -58,7 +58,7 @@ async def call_livekit(operation: Awaitable[T], *, settings: Settings | None = N
 
 
 @asynccontextmanager
-async def livekit_client_lifespan() -> AsyncIterator[None]:
+async def livekit_client_lifespan() -> AsyncGenerator[None, None]:
     """Close the shared client's HTTP session when the backend stops."""
     global _client
     try:

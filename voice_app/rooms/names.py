@@ -28,7 +28,7 @@ class InvalidRoomName(ValueError):
     """The room name is empty, too long, or has characters outside ``[A-Za-z0-9_-]``."""
 
 
-def validate_room_name(name: str) -> str:
+def validate_room_name(name: object) -> str:
     """Return ``name`` unchanged when it is a valid room name, else raise `InvalidRoomName`."""
     # fullmatch, not match: "$" would accept a trailing newline.
     if not isinstance(name, str) or not _ROOM_NAME.fullmatch(name):

@@ -13,7 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 import reflex as rx
+from reflex.event import EventCallback
 from reflex.vars import ObjectVar
+from reflex_base.breakpoints import Breakpoints  # `rx.breakpoints`, whose return type is unannotated
 
 from voice_app import routes
 from voice_app.app_settings import APP_SETTINGS, AppSettings
@@ -172,11 +174,17 @@ def _offline_model_notice() -> rx.Component:
 
 
 def _toggle(label: str, source: lk.TrackSource) -> rx.Component:
+    def changed(enabled: rx.Var[bool], _user_initiated: rx.Var[bool]) -> EventCallback[()]:
+        return TalkState.track_changed(source, enabled)
+
+    def failed(error_name: rx.Var[str]) -> EventCallback[()]:
+        return TalkState.device_failed(source, error_name)
+
     return lk.track_toggle(
         label,
         source=source,
-        on_change=lambda enabled, _user_initiated: TalkState.track_changed(source, enabled),
-        on_device_error=lambda error_name: TalkState.device_failed(source, error_name),
+        on_change=changed,
+        on_device_error=failed,
         style=TOGGLE_STYLE,
     )
 
@@ -224,7 +232,7 @@ def _controls(offered: AppSettings = APP_SETTINGS) -> rx.Component:
                     else []
                 ),
                 lk.device_select("audiooutput", "Speaker", style=DEVICE_SELECT_STYLE),
-                columns=rx.breakpoints(initial="1", sm="3"),
+                columns=Breakpoints[str, str].create(initial="1", sm="3"),
                 spacing="3",
                 padding_top="0.5em",
             ),
@@ -326,7 +334,7 @@ def _agent_panel() -> rx.Component:
     )
 
 
-def _caption(line: CaptionLine) -> rx.Component:
+def _caption(line: ObjectVar[CaptionLine]) -> rx.Component:
     is_user = line.role == "user"
     return rx.box(
         rx.flex(
@@ -476,7 +484,7 @@ def talk_page() -> rx.Component:
             rx.grid(
                 _agent_panel(),
                 _conversation_panel(),
-                columns=rx.breakpoints(initial="1", md="2"),
+                columns=Breakpoints[str, str].create(initial="1", md="2"),
                 spacing="4",
                 width="100%",
                 align_items="start",

@@ -1,0 +1,1 @@
+# Local stub: passlib (the libpass fork) ships no types; see context.pyi.
