@@ -15,7 +15,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, cast
 
 from livekit import rtc
 from livekit.agents import (
@@ -38,6 +38,7 @@ from sqlalchemy import Engine
 from agent_worker import prompts
 from agent_worker.agent import VoiceAssistant
 from agent_worker.conversation_start import ConversationStart, load_conversation_start
+from agent_worker.heartbeat import keep_beating
 from agent_worker.latency import LatencyReporter
 from agent_worker.providers import STAGES, Pipeline, ProcessModels, build_pipeline, load_process_models
 from agent_worker.push_to_talk import enable_push_to_talk
@@ -106,7 +107,7 @@ def microphone(*, push_to_talk: bool, resumed: bool) -> room_io.AudioInputOption
 
 
 async def open_room_io(
-    ctx: JobContext, session: AgentSession, options: room_io.RoomOptions
+    ctx: JobContext, session: AgentSession[ToolContext], options: room_io.RoomOptions
 ) -> room_io.RoomIO:
     """The session's input and output in the room, made before the agent joins it.
 
@@ -210,6 +211,7 @@ async def entrypoint(ctx: JobContext) -> None:
     await ctx.connect(auto_subscribe=AutoSubscribe.SUBSCRIBE_NONE)  # see hear_microphone
     # The talk page reads this to say plainly when the tiny offline LLM is the one answering.
     await ctx.room.local_participant.set_attributes({LLM_PROVIDER_ATTRIBUTE: pipeline.providers["llm"]})
+    keep_beating(ctx)  # how the user's page tells a lost agent from a quiet one
     try:
         participant = await asyncio.wait_for(
             ctx.wait_for_participant(identity=expected_identity),
@@ -246,7 +248,7 @@ async def entrypoint(ctx: JobContext) -> None:
         observer.spawn(read_ahead(pipeline.llm, prompts.INSTRUCTIONS, greeting))
 
 
-async def read_ahead(model: llm.LLM, instructions: str, greeting: str) -> None:
+async def read_ahead(model: llm.LLM[Any], instructions: str, greeting: str) -> None:
     """Ask for one token after the instructions and the greeting.
 
     The LLM server then has them in its prompt cache when the first question comes, and reads
@@ -263,7 +265,7 @@ async def read_ahead(model: llm.LLM, instructions: str, greeting: str) -> None:
         logger.debug("could not warm the LLM's prompt cache", exc_info=True)
 
 
-async def speak_ahead(voice: tts.TTS, text: str) -> list[rtc.AudioFrame] | None:
+async def speak_ahead(voice: tts.TTS[Any], text: str) -> list[rtc.AudioFrame] | None:
     """The audio of ``text``, made in advance; None if the voice failed (it is then spoken live)."""
     try:
         async with voice.synthesize(text) as stream:
@@ -287,7 +289,7 @@ async def _leave_unused_room(ctx: JobContext, waited_seconds: float) -> None:
     ctx.shutdown(reason="no user joined")
 
 
-async def answer_typed_message(session: AgentSession, event: room_io.TextInputEvent) -> None:
+async def answer_typed_message(session: AgentSession[Any], event: room_io.TextInputEvent) -> None:
     """A chat message from the user: stop talking and answer it (spoken, with transcript)."""
     message = llm.ChatMessage(role="user", content=[event.text], extra={TYPED_MARK: True})
     with contextlib.suppress(RuntimeError):  # speech that may not be interrupted: answer after it
@@ -341,7 +343,11 @@ class ConversationObserver:
     """Session events -> stored messages, latency reports, failure notices and the job's end."""
 
     def __init__(
-        self, ctx: JobContext, session: AgentSession, pipeline: Pipeline, store: TranscriptStore | None
+        self,
+        ctx: JobContext,
+        session: AgentSession[ToolContext],
+        pipeline: Pipeline,
+        store: TranscriptStore | None,
     ) -> None:
         self._ctx = ctx
         self._session = session
@@ -383,6 +389,9 @@ class ConversationObserver:
 
     def _on_error(self, event: ErrorEvent) -> None:
         error = event.error
+        # an LLM, STT or TTS (livekit-agents types it with their bare generics): each names its
+        # provider and model
+        source = cast("object", event.source)
         stage = getattr(error, "type", "unknown").removesuffix("_error")
         recoverable = bool(getattr(error, "recoverable", False))
         logger.log(
@@ -390,8 +399,8 @@ class ConversationObserver:
             "model provider failed",
             extra={
                 "stage": stage,
-                "provider": getattr(event.source, "provider", None),
-                "model": getattr(event.source, "model", None),
+                "provider": getattr(source, "provider", None),
+                "model": getattr(source, "model", None),
                 "recoverable": recoverable,
                 "error_type": type(getattr(error, "error", error)).__name__,
             },

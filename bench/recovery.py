@@ -8,8 +8,8 @@ it: the lost agent leaving the room (what the talk page reacts to), the new agen
 first words as text ("I'm back ..."), and their first non-silent audio frame.
 
 With ``--worker-runs`` it also kills a whole worker (its process group, as a lost machine) while
-a second one is up: the new agent then comes from the backend, which LiveKit's webhook tells when
-the lost agent leaves the room.
+a second one is up: the client, as the talk page does, notices the agent's heartbeat stop and asks
+the backend (``POST /api/rooms/{room}/agent/recover``), which sends the new agent.
 
 With ``--database-runs`` (on a PostgreSQL of its own) PostgreSQL is stopped for 10 s while the user
 goes on typing; measured from its restart: ``/api/health`` answering 200 again, and every message
@@ -57,7 +57,13 @@ from tests.test_livekit_nodes import GENEROUS_LIMITS, join_again
 
 RESULTS = REPO_ROOT / "bench" / "results" / "recovery.json"
 WAIT_SECONDS = 60
-MEASURES = ("lost_agent_gone_s", "new_agent_joined_s", "new_agent_text_s", "new_agent_audio_s")
+MEASURES = (
+    "client_noticed_s",
+    "lost_agent_gone_s",
+    "new_agent_joined_s",
+    "new_agent_text_s",
+    "new_agent_audio_s",
+)
 DATABASE_MEASURES = ("health_back_s", "outage_messages_stored_s")
 NODE_MEASURES = ("client_noticed_s", "agent_answering_again_s")
 OUTAGE_SECONDS = 10
@@ -86,6 +92,7 @@ async def one_run(
     """
     user = sign_in(api, display_name=f"Run {number}")
     client = await VoiceClient.join(api, user)
+    client.recover_silent_agents(api, user)
     try:
         await client.wait_for("the greeting", lambda: client.agent_transcripts(), WAIT_SECONDS)
         sent = await client.send_chat("Tell me a short fact about the sea.")
@@ -110,6 +117,9 @@ async def one_run(
             }
             if lost not in agents:
                 seen.setdefault("lost_agent_gone_s", now)
+                seen.setdefault("client_noticed_s", now)  # the agent left: the page says so at once
+            if client.recovery_asked_at:  # its heartbeat stopped
+                seen.setdefault("client_noticed_s", client.recovery_asked_at[0] - killed)
             if agents - {lost}:
                 seen.setdefault("new_agent_joined_s", now)
                 if client.agent_transcripts(after=killed):
@@ -304,14 +314,15 @@ def print_table(result: dict) -> None:
     print("| what the user sees | job process p50 | max | whole worker p50 | max |")
     print("|---|---|---|---|---|")
     labels = {
-        "lost_agent_gone_s": "the lost agent leaves the room (the page says so)",
+        "client_noticed_s": "the page says the agent was lost",
+        "lost_agent_gone_s": "the lost agent leaves the room",
         "new_agent_joined_s": "a new agent joins",
         "new_agent_text_s": 'its first words ("… I\'m back …") as text',
         "new_agent_audio_s": "its voice",
     }
     for name, label in labels.items():
         cells = [
-            f"{part['summary'][name][stat]}" if part["summary"] else "—"
+            f"{part['summary'][name][stat]}" if name in part["summary"] else "—"
             for part in (job, worker)
             for stat in ("p50", "max")
         ]
@@ -354,6 +365,11 @@ def main() -> None:
     parser.add_argument("--database-runs", type=int, default=5)
     parser.add_argument("--node-runs", type=int, default=5)
     result = asyncio.run(run(parser.parse_args()))
+    if RESULTS.exists():  # a fault run 0 times keeps its last measured figures
+        earlier = json.loads(RESULTS.read_text())
+        for key, part in result.items():
+            if isinstance(part, dict) and part.get("runs") == [] and key in earlier:
+                result[key] = earlier[key]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print_table(result)

@@ -11,7 +11,7 @@ import dataclasses
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +27,17 @@ LlmProvider = Literal["local", "openai", "compatible"]
 
 AGENT_JOIN_TIMEOUT_SECONDS = 20
 """How long the talk page waits for the agent to join before it says so."""
+
+HEARTBEAT_ATTRIBUTE = "voice-app.heartbeat"
+"""Agent participant attribute the worker counts up every `HEARTBEAT_INTERVAL_SECONDS`.
+
+An agent whose whole worker was lost stays listed in its room, silent, until LiveKit times its
+connection out (~20 s); a heartbeat that stops tells its user's page (or API client) much sooner.
+"""
+HEARTBEAT_INTERVAL_SECONDS = 1.0
+AGENT_SILENT_AFTER_SECONDS = 4.0
+"""A client that saw no heartbeat of its agent for this long asks the backend to check and
+replace it (``POST /api/rooms/{room}/agent/recover``)."""
 
 MicrophoneProblem = Literal["microphone_denied", "microphone_missing", "microphone_busy", "microphone_failed"]
 MICROPHONE_ERRORS: dict[str, MicrophoneProblem] = {
@@ -77,6 +88,7 @@ class AgentDispatchMetadata:
             return cls()
         if not isinstance(data, dict):
             return cls()
+        data = cast("dict[str, object]", data)  # JSON: string keys, values of any JSON type
         name = data.get("display_name")
         name = name.strip()[:MAX_DISPLAY_NAME_LENGTH] if isinstance(name, str) else ""
         user_id = data.get("user_id")

@@ -19,7 +19,15 @@ import numpy as np
 from livekit import rtc
 
 from tests.factories import SignedInUser
-from voice_app.protocol import END_TURN, LATENCY_TOPIC, START_TURN, TIME_ZONE_ATTRIBUTE, TOOL_TOPIC
+from voice_app.protocol import (
+    AGENT_SILENT_AFTER_SECONDS,
+    END_TURN,
+    HEARTBEAT_ATTRIBUTE,
+    LATENCY_TOPIC,
+    START_TURN,
+    TIME_ZONE_ATTRIBUTE,
+    TOOL_TOPIC,
+)
 
 TRANSCRIPTION_TOPIC = "lk.transcription"
 CHAT_TOPIC = "lk.chat"
@@ -76,6 +84,11 @@ class VoiceClient:
     agent_joined_at: float | None = None
     connection_events: list[str] = field(default_factory=list)
     """The room's ``reconnecting`` / ``reconnected`` / ``disconnected`` events, in order."""
+    agent_beats: dict[str, float] = field(default_factory=dict)
+    """Agent identity -> when its heartbeat attribute last changed."""
+    recoveries: list[str] = field(default_factory=list)
+    """The outcomes of ``POST /api/rooms/{room}/agent/recover`` this client asked for."""
+    recovery_asked_at: list[float] = field(default_factory=list)
     frame_ms: int = MIC_FRAME_MS
     """Length of the audio frames sent and received: longer frames cost the client less CPU."""
     _mic: rtc.AudioSource | None = None
@@ -164,6 +177,25 @@ class VoiceClient:
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.room.disconnect()
 
+    def recover_silent_agents(self, api: httpx.Client, user: SignedInUser) -> None:
+        """Do as the talk page does: when the agent's heartbeat stops, ask the backend to replace it."""
+        self._spawn(self._watch_heartbeats(api, user))
+
+    async def _watch_heartbeats(self, api: httpx.Client, user: SignedInUser) -> None:
+        while True:
+            await asyncio.sleep(1)
+            now = time.monotonic()
+            for identity, beat in list(self.agent_beats.items()):
+                if now - beat < AGENT_SILENT_AFTER_SECONDS:
+                    continue
+                del self.agent_beats[identity]  # once per silence
+                self.recovery_asked_at.append(now)
+                response = await asyncio.to_thread(
+                    api.post, f"/api/rooms/{self.room_name}/agent/recover", headers=user.headers
+                )
+                assert response.status_code == 200, f"recover refused: {response.status_code} {response.text}"
+                self.recoveries.append(response.json()["outcome"])
+
     # --- what the user sees and hears ---
 
     @property
@@ -228,6 +260,8 @@ class VoiceClient:
                 self.agent_states.append((time.monotonic(), state))
 
     def _on_attributes(self, changed: dict[str, str], participant: rtc.Participant) -> None:
+        if HEARTBEAT_ATTRIBUTE in changed and participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
+            self.agent_beats[participant.identity] = time.monotonic()
         if AGENT_STATE_ATTRIBUTE in changed:
             self.agent_states.append((time.monotonic(), changed[AGENT_STATE_ATTRIBUTE]))
 

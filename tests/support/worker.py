@@ -95,19 +95,24 @@ class AgentWorker:
         A port found free can be taken by another process's outgoing connection before the worker
         binds it; then the worker is started once more on another port.
         """
+        earlier = self.log()  # a worker started again appends to its log
+
+        def logged(line: str) -> bool:
+            return self.log().count(line) > earlier.count(line)
+
         self._process.start()
         try:
             wait_until(
-                lambda: REGISTERED_LOG_LINE in self.log() or PORT_TAKEN in self.log(),
+                lambda: logged(REGISTERED_LOG_LINE) or logged(PORT_TAKEN),
                 timeout=90,
                 what="agent worker registering",
             )
-            if REGISTERED_LOG_LINE not in self.log():
+            if not logged(REGISTERED_LOG_LINE):
                 self._process.stop()
                 self.env["WORKER_HTTP_PORT"] = str(free_port())
                 self._process.env = tool_env(self.env)
                 self._process.start()
-            wait_until(lambda: REGISTERED_LOG_LINE in self.log(), timeout=90, what="agent worker registering")
+            wait_until(lambda: logged(REGISTERED_LOG_LINE), timeout=90, what="agent worker registering")
         except TimeoutError as error:
             self.stop()
             raise RuntimeError(f"agent worker did not register:\n{self._process.log_tail(60)}") from error

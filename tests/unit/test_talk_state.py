@@ -224,3 +224,20 @@ def test_a_reloaded_page_starts_without_a_conversation(talk: TalkState) -> None:
     handle(talk, "reset_on_load")
 
     assert (talk.stage, talk.connect, talk.lines, talk.room_name) == ("idle", False, [], "")
+
+
+def test_a_silent_agent_is_said_checked_by_the_backend_and_cleared_when_a_new_one_speaks(
+    talk: TalkState,
+) -> None:
+    handle(talk, "session_state_changed", {"stage": "listening", "llm_provider": "local"})
+
+    follow_ups = handle(talk, "session_failed", {"kind": "agent_silent", "detail": "agent-AJ_1"})
+
+    assert talk.problem_title == "The agent stopped responding"
+    assert not talk.problem_ends_session
+    assert talk.connect  # the conversation goes on
+    assert follow_ups == [TalkState.wait_for_new_agent, TalkState.recover_silent_agent]
+    handle(talk, "session_state_changed", {"stage": "waiting", "llm_provider": ""})
+    assert talk.problem == "agent_silent"  # still no agent
+    handle(talk, "session_state_changed", {"stage": "listening", "llm_provider": "local"})
+    assert talk.problem == ""

@@ -7,7 +7,7 @@ list it with its schema (`voice_app.api_errors` adds the 400 every route with a 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from voice_app.api_errors import NOT_SIGNED_IN, error_responses
 from voice_app.auth.deps import CurrentUser, DatabaseDep, SettingsDep
+from voice_app.rooms.agent_return import AgentRecovery, recover_silent_agent
 from voice_app.rooms.names import RoomName
 from voice_app.rooms.service import (
     AgentDispatchStatus,
@@ -94,6 +95,21 @@ class AgentStatusResponse(BaseModel):
     )
 
 
+class AgentRecoveryResponse(BaseModel):
+    """What the backend found, and did, when a client said its agent had gone silent."""
+
+    room: str
+    outcome: AgentRecovery = Field(
+        description=(
+            "`alive`: an agent is in the room and its heartbeat goes on; nothing was done. "
+            "`replaced`: the agent was lost (its heartbeat stopped, or it left); it was removed "
+            "and a new agent is joining, which goes on with the conversation. `on_its_way`: a new "
+            "agent was already coming. `not_needed`: the room has no user, is closed, or its "
+            "conversation was ended."
+        )
+    )
+
+
 _ERRORS = error_responses(
     {
         401: NOT_SIGNED_IN,
@@ -106,7 +122,7 @@ _ERRORS = error_responses(
 
 
 @contextmanager
-def _service_errors() -> Iterator[None]:
+def _service_errors() -> Generator[None]:
     """Map the room service's named errors to HTTP statuses, in this one place."""
     try:
         yield
@@ -220,3 +236,35 @@ async def read_agent_status(
     with _service_errors():
         agent = await agent_dispatch_status(db=db, user=user, room_name=room, settings=settings)
     return AgentStatusResponse(room=room, agent=agent)
+
+
+@router.post(
+    "/rooms/{room}/agent/recover",
+    response_model=AgentRecoveryResponse,
+    responses=error_responses(
+        {
+            401: NOT_SIGNED_IN,
+            403: ROOM_NOT_OWNED,
+            404: ROOM_NOT_FOUND,
+            422: "The room name breaks the naming rule.",
+            503: LIVEKIT_UNREACHABLE,
+        }
+    ),
+    summary="Replace the agent of one of the caller's rooms if it has gone silent",
+)
+async def recover_agent(
+    user: CurrentUser,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    room: Annotated[RoomName, Path(examples=["my-room"])],
+) -> AgentRecoveryResponse:
+    """Check the agent's heartbeat and, if it stopped, send a new agent into the room.
+
+    An agent's worker counts the participant attribute `voice-app.heartbeat` up every second.
+    A client that sees no change for a few seconds calls this: an agent lost with its whole
+    worker otherwise stays listed, silent, until LiveKit times it out (~20 s). The backend
+    watches the heartbeat itself for two seconds before it removes anything.
+    """
+    with _service_errors():
+        outcome = await recover_silent_agent(db=db, user=user, room_name=room, settings=settings)
+    return AgentRecoveryResponse(room=room, outcome=outcome)

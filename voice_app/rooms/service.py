@@ -41,6 +41,7 @@ __all__ = [
     "agent_dispatch_status",
     "ensure_room",
     "issue_token_for_room",
+    "require_own_room",
 ]
 
 logger = logging.getLogger(__name__)
@@ -131,7 +132,7 @@ async def _open_rooms_of(user: SignedInUser, settings: Settings) -> set[str]:
     listed = await call_livekit(
         get_livekit_api(settings).room.list_rooms(api.ListRoomsRequest()), settings=settings
     )
-    owned = set()
+    owned: set[str] = set()
     for room in listed.rooms:
         try:
             owner_id = json.loads(room.metadata or "{}").get("owner_id")
@@ -225,6 +226,15 @@ async def issue_token_for_room(
     return issue_participant_token(user=user, room_name=room_name, settings=settings)
 
 
+async def require_own_room(*, db: Database, user: SignedInUser, room_name: str) -> None:
+    """Raise unless ``user`` owns ``room_name`` (`InvalidRoomName`, `RoomNotFound`, `RoomNotOwned`)."""
+    owner_id = await db.run(partial(_find_owner, name=validate_room_name(room_name)))
+    if owner_id is None:
+        raise RoomNotFound(room_name)
+    if owner_id != user.id:
+        raise RoomNotOwned(room_name)
+
+
 async def agent_dispatch_status(
     *, db: Database, user: SignedInUser, room_name: str, settings: Settings
 ) -> AgentDispatchStatus:
@@ -247,11 +257,7 @@ async def agent_dispatch_status(
         LiveKitUnavailable: LiveKit did not answer in time, or refused.
 
     """
-    owner_id = await db.run(partial(_find_owner, name=validate_room_name(room_name)))
-    if owner_id is None:
-        raise RoomNotFound(room_name)
-    if owner_id != user.id:
-        raise RoomNotOwned(room_name)
+    await require_own_room(db=db, user=user, room_name=room_name)
     livekit = get_livekit_api(settings)
     try:
         # ListDispatch on a room LiveKit does not host waits out its RPC timeout and answers 503.

@@ -24,9 +24,9 @@ router = APIRouter(prefix="/api", tags=["livekit"])
 INVALID_SIGNATURE = "The webhook is not signed with this server's LiveKit key."
 
 
-async def _return_agent(room_name: str, settings: Settings) -> None:
+async def _return_agent(room_name: str, lost_agent: str, settings: Settings) -> None:
     try:
-        await return_agent_if_lost(room_name, settings=settings)
+        await return_agent_if_lost(room_name, settings=settings, lost={lost_agent})
     except Exception:
         logger.exception("could not check the room of a lost agent", extra={"room": room_name})
 
@@ -47,5 +47,5 @@ async def livekit_webhook(request: Request, background: BackgroundTasks) -> Resp
     except Exception:  # not UTF-8, no or a wrong signature, a body that does not match its hash
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, INVALID_SIGNATURE) from None
     if event.event == "participant_left" and event.participant.kind == api.ParticipantInfo.Kind.AGENT:
-        background.add_task(_return_agent, event.room.name, settings)
+        background.add_task(_return_agent, event.room.name, event.participant.identity, settings)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

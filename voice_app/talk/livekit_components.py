@@ -26,16 +26,19 @@ From ``livekit_session.jsx`` (hooks that must run inside the room context):
     (``lk.transcription``, keyed by ``lk.segment_id``) or ``typed`` (``lk.chat``).
   - ``on_error({"kind", "detail"})``: ``kind`` is one of ``token_expired``,
     ``token_rejected``, ``livekit_unreachable``, ``connect_failed``, ``agent_timeout``,
-    ``agent_lost`` (a new agent is expected), ``agent_left``, ``chat_failed``, or ``device_failed``
-    with ``source`` (``microphone``) and ``error_name`` (the browser's, classified in Python);
+    ``agent_lost`` (a new agent is expected), ``agent_silent`` (the agent's
+    ``heartbeat_attribute`` has not changed for ``agent_silent_after_ms``; ``detail`` is its
+    identity), ``agent_left``, ``chat_failed``, or ``device_failed`` with ``source``
+    (``microphone``) and ``error_name`` (the browser's, classified in Python); otherwise
     ``detail`` is the library's message, for logs only.
   - ``on_latency(message)``: each per-turn latency message the agent worker publishes on
     ``latency_topic`` (format: ``agent_worker/latency.py``).
   - ``on_tool({"id", "name", "status", "text"})``: each report of a tool call the agent
     publishes on ``tool_topic`` (format: ``agent_worker/tools/reporting.py``).
 
-  The wire names (``latency_topic``, ``llm_provider_attribute``, ``agent_timeout_ms``) default
-  to those of ``voice_app.protocol``, which the agent worker uses too.
+  The wire names (``latency_topic``, ``llm_provider_attribute``, ``heartbeat_attribute``, ...)
+  and times (``agent_timeout_ms``, ``agent_silent_after_ms``) default to those of
+  ``voice_app.protocol``, which the agent worker uses too.
   - ``on_disconnected({"reason", "requested"})``: the room was left after having connected;
     ``reason`` is the name of LiveKit's ``DisconnectReason``, ``requested`` is true when
     ``connect`` went false first (the user pressed End).
@@ -139,6 +142,8 @@ class AgentSession(_SessionJsx):
     llm_provider_attribute: rx.Var[str]
     tool_topic: rx.Var[str]
     time_zone_attribute: rx.Var[str]
+    heartbeat_attribute: rx.Var[str]
+    agent_silent_after_ms: rx.Var[int]
 
     on_state_change: rx.EventHandler[passthrough_event_spec(dict[str, Any])]
     on_transcript: rx.EventHandler[passthrough_event_spec(list[dict[str, Any]])]
@@ -181,6 +186,8 @@ def agent_session(*children: rx.Component, **props: Any) -> rx.Component:
     props.setdefault("agent_timeout_ms", protocol.AGENT_JOIN_TIMEOUT_SECONDS * 1000)
     props.setdefault("tool_topic", protocol.TOOL_TOPIC)
     props.setdefault("time_zone_attribute", protocol.TIME_ZONE_ATTRIBUTE)
+    props.setdefault("heartbeat_attribute", protocol.HEARTBEAT_ATTRIBUTE)
+    props.setdefault("agent_silent_after_ms", int(protocol.AGENT_SILENT_AFTER_SECONDS * 1000))
     return AgentSession.create(*children, **props)
 
 

@@ -52,6 +52,45 @@ function useAgentStateAfterLoss(room, agent) {
   return replacement?.attributes?.[AGENT_STATE] ?? "";
 }
 const PRE_CONNECT_FLUSH_MS = 100;
+const SILENCE_CHECK_MS = 1000;
+
+/**
+ * Report an agent whose heartbeat stopped. Its worker counts `heartbeatAttribute` up every
+ * second; an agent lost with its whole worker stays listed in the room, silent, until LiveKit
+ * times its connection out (~20 s). Only agents seen beating are watched, and only while the
+ * room is connected (a reconnecting room hears no beats); each silence is reported once.
+ */
+function useSilentAgentReport(room, heartbeatAttribute, silentAfterMs, handlers) {
+  useEffect(() => {
+    if (!heartbeatAttribute || !silentAfterMs) return undefined;
+    const lastBeat = new Map();
+    const reported = new Set();
+    const onAttributes = (changed, participant) => {
+      if (participant.kind !== ParticipantKind.AGENT || !(heartbeatAttribute in changed)) return;
+      lastBeat.set(participant.identity, Date.now());
+      reported.delete(participant.identity);
+    };
+    const onLeft = (participant) => lastBeat.delete(participant.identity);
+    const timer = setInterval(() => {
+      const now = Date.now();
+      for (const [identity, at] of lastBeat) {
+        if (room.state !== "connected") {
+          lastBeat.set(identity, now);
+        } else if (now - at >= silentAfterMs && !reported.has(identity)) {
+          reported.add(identity);
+          handlers.current.onError?.({ kind: "agent_silent", detail: identity });
+        }
+      }
+    }, SILENCE_CHECK_MS);
+    room.on(RoomEvent.ParticipantAttributesChanged, onAttributes);
+    room.on(RoomEvent.ParticipantDisconnected, onLeft);
+    return () => {
+      clearInterval(timer);
+      room.off(RoomEvent.ParticipantAttributesChanged, onAttributes);
+      room.off(RoomEvent.ParticipantDisconnected, onLeft);
+    };
+  }, [room, heartbeatAttribute, silentAfterMs, handlers]);
+}
 
 /** The latest props, readable from long-lived listeners without re-subscribing them. */
 function useLatest(value) {
@@ -135,6 +174,8 @@ function SessionBridge({
   llmProviderAttribute,
   toolTopic,
   timeZoneAttribute,
+  heartbeatAttribute,
+  agentSilentAfterMs,
   handlers,
 }) {
   const session = useSessionContext();
@@ -216,6 +257,8 @@ function SessionBridge({
       handlers.current.onStateChange?.({ stage, agent_state: agentState, llm_provider: llmProvider });
     }
   }, [stage, agentState, llmProvider, handlers]);
+
+  useSilentAgentReport(room, heartbeatAttribute, agentSilentAfterMs, handlers);
 
   // A lost agent is reported as such (a new one is on its way); Python gives up if none comes.
   const failure = agent.state === "failed" ? agent.failureReasons.join(" ") : "";
@@ -311,6 +354,8 @@ export function AgentSession({
   llmProviderAttribute,
   toolTopic,
   timeZoneAttribute,
+  heartbeatAttribute,
+  agentSilentAfterMs,
   onStateChange,
   onTranscript,
   onError,
@@ -345,6 +390,8 @@ export function AgentSession({
         llmProviderAttribute={llmProviderAttribute}
         toolTopic={toolTopic}
         timeZoneAttribute={timeZoneAttribute}
+        heartbeatAttribute={heartbeatAttribute}
+        agentSilentAfterMs={agentSilentAfterMs}
         handlers={handlers}
       />
       {children}

@@ -27,9 +27,12 @@ from voice_app.auth.state import AuthState
 from voice_app.db import DatabaseUnavailable, get_database
 from voice_app.memory.preferences import get_preferences
 from voice_app.protocol import AGENT_JOIN_TIMEOUT_SECONDS, LATENCY_MESSAGE_TYPE, MICROPHONE_ERRORS
+from voice_app.rooms.agent_return import recover_silent_agent
 from voice_app.rooms.service import (
     LimitExceeded,
     LiveKitUnavailable,
+    RoomNotFound,
+    RoomNotOwned,
     agent_dispatch_status,
     issue_token_for_room,
 )
@@ -73,6 +76,8 @@ STAGES: dict[str, Stage] = {
 }
 
 _REPORTED_STAGES = {"connecting", "waiting", "listening", "thinking", "speaking", "reconnecting"}
+_AGENT_GONE = {"agent_lost", "agent_silent"}
+"""Problems that last until a new agent is heard (or `AGENT_RETURN_TIMEOUT_SECONDS` pass)."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,11 @@ PROBLEMS: dict[str, Problem] = {
     "agent_lost": Problem(
         "The agent was lost",
         "The agent stopped unexpectedly. A new one is joining and will go on where you left off.",
+        ends_session=False,
+    ),
+    "agent_silent": Problem(
+        "The agent stopped responding",
+        "Its connection went quiet. A new agent is joining and will go on where you left off.",
         ends_session=False,
     ),
     "agent_left": Problem(
@@ -268,7 +278,7 @@ class TalkState(AuthState):
     """The user chose push-to-talk (settings page): the page shows the hold-to-talk button."""
 
     _chat_count: int = 0
-    _line_order: dict[str, int] = rx.field(default_factory=dict, is_var=False)
+    _line_order: dict[str, int] = rx.field(default_factory=dict[str, int], is_var=False)
     """Each line's place in the conversation (the order lines began), by id."""
 
     @rx.var
@@ -333,7 +343,7 @@ class TalkState(AuthState):
         self._clear_conversation()
 
     @rx.event
-    async def start_conversation(self) -> AsyncIterator[EventCallback | None]:
+    async def start_conversation(self) -> AsyncIterator[EventCallback[()] | None]:
         """Get a token for a new room from the rooms service, then let the browser connect."""
         try:
             user = await self._signed_in_user()
@@ -385,7 +395,7 @@ class TalkState(AuthState):
         self.outgoing_chat = {"id": self._chat_count, "text": text}
 
     @rx.event
-    def session_state_changed(self, report: dict[str, Any]) -> EventCallback | None:
+    def session_state_changed(self, report: dict[str, Any]) -> EventCallback[()] | None:
         """The session reports its stage (connecting, waiting, listening, ...).
 
         Connected without an agent for the first time, it starts the check for busy agents.
@@ -395,7 +405,7 @@ class TalkState(AuthState):
             return None
         first_wait = self.stage == "connecting" and stage == "waiting"
         self.stage = stage
-        if self.problem == "agent_lost" and stage in ("listening", "thinking", "speaking"):
+        if self.problem in _AGENT_GONE and stage in ("listening", "thinking", "speaking"):
             self.problem = ""  # the new agent is here
         self.llm_provider = str(report.get("llm_provider") or "")
         return TalkState.check_agents_busy if first_wait else None
@@ -483,7 +493,7 @@ class TalkState(AuthState):
             self.live_lines = new_live
 
     @rx.event
-    def session_failed(self, report: dict[str, Any]) -> EventCallback | None:
+    def session_failed(self, report: dict[str, Any]) -> EventCallback[()] | list[EventCallback[()]] | None:
         """The session reports a failure (connection, token, microphone, agent, chat).
 
         Ignored once the conversation is over: the library's agent-join timer can outlive the
@@ -496,7 +506,32 @@ class TalkState(AuthState):
         if kind == "device_failed":
             kind = device_problem(str(report.get("source", "")), str(report.get("error_name", "")))
         self._report_problem(kind)
+        if kind == "agent_silent":
+            return [TalkState.wait_for_new_agent, TalkState.recover_silent_agent]
         return TalkState.wait_for_new_agent if kind == "agent_lost" else None
+
+    @rx.event(background=True)
+    async def recover_silent_agent(self) -> None:
+        """The agent's heartbeat stopped: have the backend check it and send a new agent.
+
+        If the backend finds it beating after all (a slow moment, not a loss), the notice goes.
+        """
+        async with self:
+            room_name = self.room_name
+            try:
+                user = await self._signed_in_user()
+            except (auth_service.SessionInvalid, DatabaseUnavailable):
+                return  # the wait for a new agent ends the conversation if none comes
+        try:
+            outcome = await recover_silent_agent(
+                db=get_database(), user=user, room_name=room_name, settings=get_settings()
+            )
+        except (LiveKitUnavailable, DatabaseUnavailable, RoomNotFound, RoomNotOwned):
+            return
+        if outcome == "alive":
+            async with self:
+                if self.connect and self.room_name == room_name and self.problem == "agent_silent":
+                    self.problem = ""
 
     @rx.event(background=True)
     async def wait_for_new_agent(self) -> None:
@@ -505,7 +540,7 @@ class TalkState(AuthState):
             room_name = self.room_name
         await asyncio.sleep(AGENT_RETURN_TIMEOUT_SECONDS)
         async with self:
-            if self.connect and self.room_name == room_name and self.problem == "agent_lost":
+            if self.connect and self.room_name == room_name and self.problem in _AGENT_GONE:
                 self._report_problem("agent_left")
 
     @rx.event
