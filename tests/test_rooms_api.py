@@ -5,6 +5,7 @@ Everything here runs against a real livekit-server and the real backend process.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import socket
@@ -273,6 +274,45 @@ def test_the_agent_status_of_another_users_room_is_refused_and_of_no_room_is_404
     assert refused.json() == {"detail": "This room belongs to another user."}
     assert missing.status_code == 404
     assert missing.json() == {"detail": "There is no room of that name."}
+
+
+def recover_agent(client: httpx.Client, user: SignedInUser | None, room: str) -> httpx.Response:
+    return client.post(f"/api/rooms/{room}/agent/recover", headers=user.headers if user else {})
+
+
+def test_only_the_owner_can_ask_for_their_agent_to_be_recovered(
+    api: httpx.Client, user: SignedInUser, other_user: SignedInUser
+) -> None:
+    name = unique_room_name()
+    assert create_room(api, user, name).status_code == 201
+
+    refused = recover_agent(api, other_user, name)
+    missing = recover_agent(api, user, unique_room_name("nobodys"))
+
+    assert (refused.status_code, refused.json()) == (403, {"detail": "This room belongs to another user."})
+    assert (missing.status_code, missing.json()) == (404, {"detail": "There is no room of that name."})
+    assert recover_agent(api, None, name).status_code == 401
+    # a room LiveKit does not host (nobody joined it): nothing to recover
+    assert recover_agent(api, user, name).json() == {"room": name, "outcome": "not_needed"}
+
+
+async def test_a_room_whose_agent_never_started_a_conversation_gets_no_agent_from_recovery(
+    api: httpx.Client, user: SignedInUser, livekit_server: LiveKitServer, livekit: livekit_api.LiveKitAPI
+) -> None:
+    """No worker serves this LiveKit: the busy check says so; recovery only replaces lost agents."""
+    name = unique_room_name()
+    token = generate_token(api, user, name).json()["token"]
+    room = rtc.Room()
+    await room.connect(livekit_server.url, token)
+    try:
+        response = await asyncio.to_thread(recover_agent, api, user, name)
+        dispatches = await livekit.agent_dispatch.list_dispatch(name)
+    finally:
+        await room.disconnect()
+
+    assert response.status_code == 200, response.text
+    assert response.json() == {"room": name, "outcome": "not_needed"}
+    assert len(dispatches) == 1, "recovery sent an agent to a room that never had one"
 
 
 @pytest.mark.parametrize(

@@ -391,12 +391,27 @@ def test_when_the_connection_drops_the_page_says_so_and_try_again_starts_afresh(
 
 
 AGENT_LOSS_NOTICED_MS = 5_000
+AGENT_CAPTIONS = '.caption[data-role="agent"]'
 
 
-def resumed_greeting_start(display_name: str) -> str:
-    """The new agent's first words ("Sorry Ada"). Chromium's fake microphone beeps, and a beep
-    heard as speech can cut the greeting short a second in."""
-    return prompts.resumed_greeting(display_name).split(",")[0]
+def talking_with_the_agent(page: Page, app: AppServer, worker: AgentWorker, display_name: str) -> None:
+    """A new user signed in, greeted by name, with the agent listening."""
+    sign_in(page, app, registered_user(app, display_name))
+    status = start_conversation(page, worker)
+    expect(page.locator(AGENT_CAPTIONS).first).to_contain_text(display_name, timeout=AGENT_TIMEOUT_MS)
+    expect(status).to_have_text("Listening", timeout=AGENT_TIMEOUT_MS)
+
+
+def expect_a_new_agent_going_on(page: Page, display_name: str) -> None:
+    """A new agent's first words ("Sorry Ada, I lost my connection…") appear, the notice goes.
+
+    Only the first words: Chromium's fake microphone beeps, and a beep heard as speech can cut
+    the greeting short a second in.
+    """
+    first_words = prompts.resumed_greeting(display_name).split(",")[0]
+    expect(page.locator(AGENT_CAPTIONS).filter(has_text=first_words)).to_have_count(1, timeout=20_000)
+    expect(page.locator("#talk-status")).to_have_text(re.compile("Listening|Speaking"))
+    expect(page.locator("#talk-problem")).to_have_count(0)
 
 
 def test_when_the_agent_is_lost_the_page_says_so_and_a_new_one_goes_on_by_itself(
@@ -407,11 +422,7 @@ def test_when_the_agent_is_lost_the_page_says_so_and_a_new_one_goes_on_by_itself
     shots: Screenshots,
 ) -> None:
     page = plain_page
-    sign_in(page, app_server, registered_user(app_server, "Barbara"))
-    status = start_conversation(page, agent_worker)
-    agent_captions = page.locator('.caption[data-role="agent"]')
-    expect(agent_captions.first).to_contain_text("Barbara", timeout=AGENT_TIMEOUT_MS)
-    expect(status).to_have_text("Listening", timeout=AGENT_TIMEOUT_MS)
+    talking_with_the_agent(page, app_server, agent_worker, "Barbara")
 
     os.kill(agent_worker.job_process_in_room(livekit_server.port).pid, signal.SIGKILL)
     problem = page.locator("#talk-problem")
@@ -419,9 +430,7 @@ def test_when_the_agent_is_lost_the_page_says_so_and_a_new_one_goes_on_by_itself
     expect(problem.get_by_role("button", name="Try again")).to_have_count(0)
     shots.take(page, "agent-lost")
 
-    expect(agent_captions.filter(has_text=resumed_greeting_start("Barbara"))).to_have_count(1, timeout=20_000)
-    expect(status).to_have_text(re.compile("Listening|Speaking"))
-    expect(problem).to_have_count(0)
+    expect_a_new_agent_going_on(page, "Barbara")
     shots.take(page, "new-agent-back")
 
 
@@ -439,11 +448,7 @@ def test_when_the_agents_whole_worker_is_lost_the_page_notices_in_seconds_and_a_
     shots: Screenshots,
 ) -> None:
     page = plain_page
-    sign_in(page, app_server, registered_user(app_server, "Grace"))
-    status = start_conversation(page, agent_worker)
-    agent_captions = page.locator('.caption[data-role="agent"]')
-    expect(agent_captions.first).to_contain_text("Grace", timeout=AGENT_TIMEOUT_MS)
-    expect(status).to_have_text("Listening", timeout=AGENT_TIMEOUT_MS)
+    talking_with_the_agent(page, app_server, agent_worker, "Grace")
     standby = AgentWorker(tmp_path / "standby", livekit_server, app_server, inference_service).start()
     try:
         agent_worker.kill_with_its_jobs()  # its machine is lost: nothing of it can say so
@@ -452,11 +457,7 @@ def test_when_the_agents_whole_worker_is_lost_the_page_notices_in_seconds_and_a_
         expect(problem.get_by_role("button", name="Try again")).to_have_count(0)
         shots.take(page, "agent-silent")
 
-        expect(agent_captions.filter(has_text=resumed_greeting_start("Grace"))).to_have_count(
-            1, timeout=20_000
-        )
-        expect(status).to_have_text(re.compile("Listening|Speaking"))
-        expect(problem).to_have_count(0)
+        expect_a_new_agent_going_on(page, "Grace")
         shots.take(page, "new-agent-after-lost-worker")
     finally:
         standby.stop()

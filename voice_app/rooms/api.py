@@ -121,6 +121,18 @@ _ERRORS = error_responses(
 )
 
 
+_ROOM_AGENT_ERRORS = error_responses(
+    {
+        401: NOT_SIGNED_IN,
+        403: ROOM_NOT_OWNED,
+        404: ROOM_NOT_FOUND,
+        422: "The room name breaks the naming rule.",
+        503: LIVEKIT_UNREACHABLE,
+    }
+)
+"""What the routes about one room's agent can answer."""
+
+
 @contextmanager
 def _service_errors() -> Generator[None]:
     """Map the room service's named errors to HTTP statuses, in this one place."""
@@ -211,15 +223,7 @@ async def generate_token(
 @router.get(
     "/rooms/{room}/agent",
     response_model=AgentStatusResponse,
-    responses=error_responses(
-        {
-            401: NOT_SIGNED_IN,
-            403: ROOM_NOT_OWNED,
-            404: ROOM_NOT_FOUND,
-            422: "The room name breaks the naming rule.",
-            503: LIVEKIT_UNREACHABLE,
-        }
-    ),
+    responses=_ROOM_AGENT_ERRORS,
     summary="Whether an agent has taken the conversation in one of the caller's rooms",
 )
 async def read_agent_status(
@@ -241,15 +245,7 @@ async def read_agent_status(
 @router.post(
     "/rooms/{room}/agent/recover",
     response_model=AgentRecoveryResponse,
-    responses=error_responses(
-        {
-            401: NOT_SIGNED_IN,
-            403: ROOM_NOT_OWNED,
-            404: ROOM_NOT_FOUND,
-            422: "The room name breaks the naming rule.",
-            503: LIVEKIT_UNREACHABLE,
-        }
-    ),
+    responses=_ROOM_AGENT_ERRORS,
     summary="Replace the agent of one of the caller's rooms if it has gone silent",
 )
 async def recover_agent(
