@@ -76,8 +76,13 @@ class TranscriptStore:
             self._submit(self._insert_conversation)
 
     def add(self, *, role: MessageRole, source: MessageSource, text: str, at: float) -> None:
-        """Queue one final message; ``at`` is when it was said or typed (Unix time)."""
-        if not text.strip():
+        """Queue one final message; ``at`` is when it was said or typed (Unix time).
+
+        Stored without the whitespace around it (an LLM often ends on a newline), as the user's
+        transcript shows it.
+        """
+        text = text.strip()
+        if not text:
             return
         created_at = datetime.fromtimestamp(at, tz=UTC)
         key = f"{self._job_id}:{next(self._sequence)}"
