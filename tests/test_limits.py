@@ -40,6 +40,19 @@ def worker_processes(worker: AgentWorker) -> int:
     return len(psutil.Process(worker.pid).children(recursive=True))
 
 
+def settled_worker_processes(worker: AgentWorker) -> int:
+    """The worker's processes once its idle pool is warm: the same count for 3 s in a row. A
+    worker that has just registered is still starting its warm job processes."""
+    counts: list[int] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        counts.append(worker_processes(worker))
+        if len(counts) >= 7 and len(set(counts[-7:])) == 1:
+            return counts[-1]
+        time.sleep(0.5)
+    raise TimeoutError(f"the worker's processes never settled: {counts[-10:]}")
+
+
 def active_jobs(worker: AgentWorker) -> int:
     """Conversations the worker is running, as its own HTTP endpoint reports them."""
     info = httpx.get(f"http://127.0.0.1:{worker.env['WORKER_HTTP_PORT']}/worker", timeout=5).json()
@@ -71,7 +84,7 @@ async def test_a_burst_of_20_rooms_from_one_user_opens_only_their_limit_and_the_
     backend = isolated_deployment.backend
     with httpx.Client(base_url=backend.base_url, timeout=30) as api:
         greedy, patient = sign_in(api, display_name="Greedy"), sign_in(api, display_name="Patient")
-    idle = worker_processes(worker)
+    idle = settled_worker_processes(worker)
     try:
         greedy_answers, patient_answer = await asyncio.gather(
             burst(backend.base_url, greedy, BURST), burst(backend.base_url, patient, 1)
