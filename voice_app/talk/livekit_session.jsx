@@ -25,6 +25,7 @@ import {
   ConnectionError,
   ConnectionErrorReason,
   DisconnectReason,
+  ParticipantEvent,
   ParticipantKind,
   Room,
   RoomEvent,
@@ -146,6 +147,22 @@ function keepPreConnectBufferTail(track) {
   };
 }
 
+/**
+ * Note which of the user's tracks were subscribed to while the microphone was being published.
+ * livekit-client 2.23 starts listening for the agent's subscription only once publishing is done,
+ * and misses one that came first (a warm agent and a busy browser): the recording then ran to its
+ * 10 s timeout, and the agent, waiting 3 s for it, dropped it with the user's first words.
+ */
+function watchEarlySubscriptions(participant) {
+  const subscribed = new Set();
+  const onSubscribed = (publication) => subscribed.add(publication.trackSid);
+  participant.on(ParticipantEvent.LocalTrackSubscribed, onSubscribed);
+  return {
+    has: (trackSid) => subscribed.has(trackSid),
+    stop: () => participant.off(ParticipantEvent.LocalTrackSubscribed, onSubscribed),
+  };
+}
+
 /** Where the conversation is, in the words of the page: connecting, waiting, listening, ... */
 function stageOf(connectionState, agentState) {
   switch (connectionState) {
@@ -210,14 +227,22 @@ function SessionBridge({
       // The microphone opens while the room connects (as LiveKit's React starter does): its
       // pre-connect buffer records what the user says from now until the agent has joined and
       // then hands it to the agent, so someone who talks straight away is heard whole.
+      const earlySubscriptions = watchEarlySubscriptions(room.localParticipant);
       const microphone = room.localParticipant
         .setMicrophoneEnabled(true, undefined, { preConnectBuffer: true })
         .then(
           (publication) => {
+            earlySubscriptions.stop();
             keepPreConnectBufferTail(publication?.track);
+            if (publication && earlySubscriptions.has(publication.trackSid)) {
+              publication.track?.stopPreConnectBuffer?.();
+            }
             return null;
           },
-          (error) => error,
+          (error) => {
+            earlySubscriptions.stop();
+            return error;
+          },
         );
       try {
         await room.connect(serverUrl, token);
