@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import importlib
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -154,14 +155,32 @@ def hear_microphone(room: rtc.Room, identity: str) -> None:
             subscribe(publication, participant)
 
 
-def prewarm(proc: JobProcess) -> None:
-    """Load the VAD and the end-of-turn detector once per job process.
+WARM_IMPORTS = (
+    "openai.pagination",
+    "openai.resources.chat.completions",
+    "openai.lib.streaming.chat",
+    "anyio._backends._asyncio",
+)
+"""Modules a conversation's first answer would import on its event loop, delaying the greeting
+(livekit-agents logs each such block); imported while the process warms up instead."""
 
-    No model weights: those live in the local inference service.
+
+def prewarm(proc: JobProcess) -> None:
+    """Load the VAD and the end-of-turn detector once per job process, and more.
+
+    Also made here is what a conversation would otherwise make on its event loop as it starts:
+    the model servers' HTTP clients, the database engine and lazily imported modules. No model
+    weights: those live in the local inference service.
     """
     settings = get_worker_settings()
     quiet_library_warnings(settings.LOG_LEVEL)  # a job process does not inherit the worker's filters
-    proc.userdata["models"] = load_process_models(settings)
+    models = proc.userdata["models"] = load_process_models(settings)
+    with contextlib.suppress(ValueError):  # a missing setting fails the conversation, saying which
+        build_pipeline(settings, models)
+    engine_for(settings.DATABASE_URL)  # imports its dialect; connects only when first used
+    for module in WARM_IMPORTS:
+        with contextlib.suppress(ImportError):  # a library's inner layout may change
+            importlib.import_module(module)
 
 
 async def entrypoint(ctx: JobContext) -> None:

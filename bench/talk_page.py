@@ -22,11 +22,13 @@ import gzip
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlparse
@@ -62,6 +64,26 @@ WATCH_FIRST_WORD = """() => {
   const button = [...document.querySelectorAll('button')].find((b) => b.textContent.includes('Start conversation'));
   button.addEventListener('click', () => { window.__clicked = performance.now(); }, { once: true, capture: true });
 }"""
+STAGE_LOG_LINES = {
+    "room_created_ms": ("app", "Room created"),
+    "job_received_ms": ("worker", "received job request"),
+    "user_linked_ms": ("worker", "RoomIO linked to participant"),
+    "session_started_ms": ("worker", "conversation started"),
+}
+"""Where the time from Start to the first word goes: the first line of each kind that the backend
+or the worker logged after the click (same machine, same clock), in ms after the click."""
+LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})")
+
+
+def logged_after(log: str, needle: str, since: float) -> float | None:
+    """Unix time of the first line of ``log`` holding ``needle`` that was logged after ``since``."""
+    for line in log.splitlines():
+        if needle not in line or not (stamp := LOG_TIME.match(line)):
+            continue
+        at = datetime.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+        if at >= since:
+            return at
+    return None
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -160,6 +182,11 @@ class Stack:
         self.livekit.stop()
         shutil.rmtree(self.tree, ignore_errors=True)  # a copy of .web, a few hundred MB
 
+    def worker_log(self) -> str:
+        """The worker's log without terminal colours."""
+        assert self.worker is not None
+        return re.sub(r"\x1b\[[0-9;]*m", "", self.worker.log())
+
     def wait_for_idle_worker(self) -> None:
         """No conversation running and the next job process warmed (see tests/test_talk_page.py)."""
         assert self.worker is not None
@@ -235,7 +262,8 @@ def measure_time_to_interactive(stack: Stack, browser: Browser, token: str, load
 
 def measure_first_word(stack: Stack, browser: Browser, token: str, conversations: int) -> dict:
     page = signed_in_page(browser, token, stack.url)
-    samples, connected = [], []
+    samples: list[float] = []
+    stages: dict[str, list[float]] = {name: [] for name in STAGE_LOG_LINES}
     for _ in range(conversations):
         page.goto(stack.url + routes.TALK)
         page.wait_for_function(START_ENABLED)
@@ -243,16 +271,18 @@ def measure_first_word(stack: Stack, browser: Browser, token: str, conversations
         page.evaluate(WATCH_FIRST_WORD)
         page.get_by_role("button", name="Start conversation").click()
         status = page.locator("#talk-status")
-        page.wait_for_function(
-            "() => !document.querySelector('#talk-status')?.textContent.includes('Connecting')"
-        )
-        connected.append(page.evaluate("performance.now() - window.__clicked"))
         page.wait_for_function("() => window.__firstWord !== null", polling=10)
         samples.append(page.evaluate("window.__firstWord - window.__clicked"))
+        clicked = page.evaluate("(performance.timeOrigin + window.__clicked) / 1000")
+        logs = {"app": stack.app.log_path.read_text(errors="replace"), "worker": stack.worker_log()}
+        for name, (source, needle) in STAGE_LOG_LINES.items():
+            if (at := logged_after(logs[source], needle, clicked)) is not None:
+                stages[name].append((at - clicked) * 1000)
         page.get_by_role("button", name="End", exact=True).click()
         status.filter(has_text="Disconnected").wait_for()
     page.context.close()
-    return {**summary(samples), "connected_p50_ms": round(statistics.median(connected))}
+    split = {name: round(statistics.median(values)) for name, values in stages.items() if values}
+    return {**summary(samples), "stages_p50_ms": split}
 
 
 def run(loads: int, conversations: int) -> dict:
@@ -299,7 +329,11 @@ def table(result: dict) -> str:
             f"Start → agent's first word on screen (p50 / p95, {word['runs']} runs)",
             f"{word['p50_ms']} / {word['p95_ms']} ms",
         ),
-        ("Start → connected to LiveKit (p50)", f"{word['connected_p50_ms']} ms"),
+        (
+            "… of which: room created, job received by the worker, user joined the agent's room, "
+            "session started (p50, ms after Start)",
+            " / ".join(str(word["stages_p50_ms"].get(name, "—")) for name in STAGE_LOG_LINES),
+        ),
     ]
     lines = ["| Measure | Result |", "| --- | --- |", *[f"| {name} | {value} |" for name, value in rows]]
     return "\n".join(lines)

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from livekit.agents import inference, llm, stt, tts, vad
 from livekit.plugins import silero
 
+from agent_worker.providers.api_clients import ApiClients
 from agent_worker.providers.compatible import (
     compatible_llm,
     compatible_stt,
@@ -51,6 +52,8 @@ class ProcessModels:
     """The same detector with a longer silence, cutting the speech-to-text's utterances."""
     turn_detector: inference.TurnDetector | None = None
     """LiveKit's end-of-turn model when ``TURN_DETECTION=livekit``; None: silence decides."""
+    api_clients: ApiClients = field(default_factory=ApiClients)
+    """The HTTP clients of the model servers (see :mod:`.api_clients`)."""
 
 
 @dataclass(frozen=True)
@@ -111,11 +114,13 @@ def build_pipeline(settings: WorkerSettings, models: ProcessModels, *, conversat
     stages: dict[Stage, Any] = {}
     fallbacks: dict[Stage, Fallback] = {}
     for stage in STAGES:
-        primary = _streaming(stage, _build(providers[stage], stage, settings, conversation), settings, models)
+        primary = _streaming(
+            stage, _build(providers[stage], stage, settings, models, conversation), settings, models
+        )
         if providers[stage] == "local" or not settings.FALLBACK_TO_LOCAL:
             stages[stage] = primary
             continue
-        local = _streaming(stage, _build("local", stage, settings, conversation), settings, models)
+        local = _streaming(stage, _build("local", stage, settings, models, conversation), settings, models)
         adapter = _with_local_fallback(stage, primary, local, models)
         stages[stage] = adapter
         fallbacks[stage] = Fallback(adapter=adapter, remote=primary)
@@ -131,9 +136,12 @@ def build_pipeline(settings: WorkerSettings, models: ProcessModels, *, conversat
     )
 
 
-def _build(provider: Provider, stage: Stage, settings: WorkerSettings, conversation: str) -> Any:
+def _build(
+    provider: Provider, stage: Stage, settings: WorkerSettings, models: ProcessModels, conversation: str
+) -> Any:
     build = _BUILDERS[provider][stage]
-    return build(settings, conversation=conversation) if stage == "llm" else build(settings)
+    clients = models.api_clients
+    return build(settings, clients, conversation=conversation) if stage == "llm" else build(settings, clients)
 
 
 def _streaming(stage: Stage, model: Any, settings: WorkerSettings, models: ProcessModels) -> Any:

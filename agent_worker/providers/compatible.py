@@ -15,6 +15,7 @@ from livekit.agents import llm, stt, tts
 from livekit.agents.types import NOT_GIVEN
 from livekit.plugins import openai
 
+from agent_worker.providers.api_clients import ApiClients
 from agent_worker.settings import WorkerSettings
 
 NO_KEY = "not-needed"
@@ -22,30 +23,33 @@ LOCAL_MODELS = {"stt": "whisper", "llm": "local-llm", "tts": "espeak-ng"}
 """Model names sent to the local inference service (it serves one model per stage)."""
 
 
-def compatible_stt(settings: WorkerSettings) -> stt.STT[Any]:
+def compatible_stt(settings: WorkerSettings, clients: ApiClients) -> stt.STT[Any]:
     """Transcription from ``STT_BASE_URL`` with ``STT_MODEL``."""
     return _stt(
+        clients,
         _required(settings.STT_BASE_URL, "STT_BASE_URL"),
         _required(settings.STT_MODEL, "STT_MODEL"),
         settings.STT_API_KEY,
     )
 
 
-def compatible_llm(settings: WorkerSettings, *, conversation: str = "") -> llm.LLM[Any]:
+def compatible_llm(settings: WorkerSettings, clients: ApiClients, *, conversation: str = "") -> llm.LLM[Any]:
     """Chat completions from ``LLM_BASE_URL`` with ``LLM_MODEL``.
 
     ``conversation`` is not sent: not every compatible server accepts OpenAI's ``prompt_cache_key``.
     """
     return _llm(
+        clients,
         _required(settings.LLM_BASE_URL, "LLM_BASE_URL"),
         _required(settings.LLM_MODEL, "LLM_MODEL"),
         settings.LLM_API_KEY,
     )
 
 
-def compatible_tts(settings: WorkerSettings) -> tts.TTS[Any]:
+def compatible_tts(settings: WorkerSettings, clients: ApiClients) -> tts.TTS[Any]:
     """Speech from ``TTS_BASE_URL`` with ``TTS_MODEL`` and ``TTS_VOICE``."""
     return _tts(
+        clients,
         _required(settings.TTS_BASE_URL, "TTS_BASE_URL"),
         _required(settings.TTS_MODEL, "TTS_MODEL"),
         settings.TTS_API_KEY,
@@ -53,38 +57,54 @@ def compatible_tts(settings: WorkerSettings) -> tts.TTS[Any]:
     )
 
 
-def local_stt(settings: WorkerSettings) -> stt.STT[Any]:
+def local_stt(settings: WorkerSettings, clients: ApiClients) -> stt.STT[Any]:
     """Whisper on the local inference service."""
-    return _stt(settings.LOCAL_INFERENCE_URL, LOCAL_MODELS["stt"], None)
+    return _stt(clients, settings.LOCAL_INFERENCE_URL, LOCAL_MODELS["stt"], None)
 
 
-def local_llm(settings: WorkerSettings, *, conversation: str = "") -> llm.LLM[Any]:
+def local_llm(settings: WorkerSettings, clients: ApiClients, *, conversation: str = "") -> llm.LLM[Any]:
     """The offline LLM (llama-server) behind the local inference service.
 
     ``conversation`` keeps each conversation on its own llama-server slot, which holds its prompt.
     """
-    return _llm(settings.LOCAL_INFERENCE_URL, LOCAL_MODELS["llm"], None, cache_key=conversation)
+    return _llm(clients, settings.LOCAL_INFERENCE_URL, LOCAL_MODELS["llm"], None, cache_key=conversation)
 
 
-def local_tts(settings: WorkerSettings) -> tts.TTS[Any]:
+def local_tts(settings: WorkerSettings, clients: ApiClients) -> tts.TTS[Any]:
     """espeak-ng on the local inference service (its voice is the service's setting)."""
-    return _tts(settings.LOCAL_INFERENCE_URL, LOCAL_MODELS["tts"], None, voice="default")
+    return _tts(clients, settings.LOCAL_INFERENCE_URL, LOCAL_MODELS["tts"], None, voice="default")
 
 
-def _stt(base_url: str, model: str, api_key: str | None) -> stt.STT[Any]:
-    return openai.STT(base_url=base_url, model=model, api_key=api_key or NO_KEY, use_realtime=False)
-
-
-def _llm(base_url: str, model: str, api_key: str | None, *, cache_key: str = "") -> llm.LLM[Any]:
-    return openai.LLM(
-        base_url=base_url, model=model, api_key=api_key or NO_KEY, prompt_cache_key=cache_key or NOT_GIVEN
+def _stt(clients: ApiClients, base_url: str, model: str, api_key: str | None) -> stt.STT[Any]:
+    client = clients.get(base_url, api_key or NO_KEY)
+    return openai.STT(
+        base_url=base_url, model=model, api_key=client.api_key, client=client, use_realtime=False
     )
 
 
-def _tts(base_url: str, model: str, api_key: str | None, *, voice: str) -> tts.TTS[Any]:
+def _llm(
+    clients: ApiClients, base_url: str, model: str, api_key: str | None, *, cache_key: str = ""
+) -> llm.LLM[Any]:
+    client = clients.get(base_url, api_key or NO_KEY)
+    return openai.LLM(
+        base_url=base_url,
+        model=model,
+        api_key=client.api_key,
+        client=client,
+        prompt_cache_key=cache_key or NOT_GIVEN,
+    )
+
+
+def _tts(clients: ApiClients, base_url: str, model: str, api_key: str | None, *, voice: str) -> tts.TTS[Any]:
+    client = clients.get(base_url, api_key or NO_KEY)
     # raw PCM: nothing to decode, and the first bytes are playable at once
     return openai.TTS(
-        base_url=base_url, model=model, voice=voice, api_key=api_key or NO_KEY, response_format="pcm"
+        base_url=base_url,
+        model=model,
+        voice=voice,
+        api_key=client.api_key,
+        client=client,
+        response_format="pcm",
     )
 
 

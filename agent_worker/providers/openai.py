@@ -8,20 +8,22 @@ from livekit.agents import llm, stt, tts
 from livekit.agents.types import NOT_GIVEN
 from livekit.plugins import openai
 
+from agent_worker.providers.api_clients import ApiClients
 from agent_worker.settings import WorkerSettings
 
 
-def openai_stt(settings: WorkerSettings) -> stt.STT[Any]:
+def openai_stt(settings: WorkerSettings, clients: ApiClients) -> stt.STT[Any]:
     """OpenAI transcription with ``OPENAI_STT_MODEL``, streamed over the realtime API by default."""
     return openai.STT(
         model=settings.OPENAI_STT_MODEL,
         api_key=_key(settings),
         base_url=settings.OPENAI_BASE_URL or NOT_GIVEN,
+        client=clients.get(settings.OPENAI_BASE_URL or None, _key(settings)),
         use_realtime=settings.OPENAI_STT_REALTIME,
     )
 
 
-def openai_llm(settings: WorkerSettings, *, conversation: str = "") -> llm.LLM[Any]:
+def openai_llm(settings: WorkerSettings, clients: ApiClients, *, conversation: str = "") -> llm.LLM[Any]:
     """OpenAI chat completions with ``OPENAI_LLM_MODEL``.
 
     ``conversation`` is sent as ``prompt_cache_key``: OpenAI then routes the conversation's
@@ -31,17 +33,19 @@ def openai_llm(settings: WorkerSettings, *, conversation: str = "") -> llm.LLM[A
         model=settings.OPENAI_LLM_MODEL,
         api_key=_key(settings),
         base_url=settings.OPENAI_BASE_URL or NOT_GIVEN,
+        client=clients.get(settings.OPENAI_BASE_URL or None, _key(settings)),
         prompt_cache_key=conversation or NOT_GIVEN,
     )
 
 
-def openai_tts(settings: WorkerSettings) -> tts.TTS[Any]:
+def openai_tts(settings: WorkerSettings, clients: ApiClients) -> tts.TTS[Any]:
     """OpenAI speech with ``OPENAI_TTS_MODEL`` and ``OPENAI_TTS_VOICE``, as raw PCM (no decoding)."""
     return openai.TTS(
         model=settings.OPENAI_TTS_MODEL,
         voice=settings.OPENAI_TTS_VOICE,
         api_key=_key(settings),
         base_url=settings.OPENAI_BASE_URL or NOT_GIVEN,
+        client=clients.get(settings.OPENAI_BASE_URL or None, _key(settings)),
         response_format="pcm",
     )
 
