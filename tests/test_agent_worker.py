@@ -35,10 +35,19 @@ SPOKEN_QUESTION = "What is the weather like in Paris today?"
 async def talking(
     api: httpx.Client, user: SignedInUser, room: str | None = None
 ) -> AsyncIterator[VoiceClient]:
-    """The user joins their room and hears the agent's greeting; they leave at the end."""
+    """The user joins their room and hears the agent's greeting to its end; they leave at the end.
+
+    To its end: the greeting's first words can arrive a moment before the agent's state says it
+    is speaking, so a test that then waited for "listening" spoke over the greeting (once in CI:
+    its sentence was never transcribed, and the greeting's last words counted as the reply).
+    """
     client = await VoiceClient.join(api, user, room)
     try:
-        await client.wait_for("the agent's greeting", lambda: client.agent_transcripts(), GREETING_TIMEOUT)
+        await client.wait_for(
+            "the agent's whole greeting",
+            lambda: any(transcript.final for transcript in client.agent_transcripts()),
+            GREETING_TIMEOUT,
+        )
         yield client
     finally:
         await client.close()
