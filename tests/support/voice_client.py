@@ -277,9 +277,13 @@ class VoiceClient:
                 final = attributes.get("lk.transcription_final", "true") == "true"
                 now = time.monotonic()
                 transcript = Transcript(participant_identity, text.strip(), segment, now, final, now)
-                # a segment is sent again whenever it is updated: keep its latest text, as a UI does
+                # A segment is sent again whenever it is updated: keep its latest text, as a UI does.
+                # Streams are read concurrently, so an interim one can finish after the final one;
+                # the final text stays.
                 for index, earlier in enumerate(into):
                     if earlier.segment_id == segment and earlier.speaker == participant_identity:
+                        if earlier.final and not final:
+                            return
                         transcript.first_received_at = earlier.first_received_at
                         into[index] = transcript
                         return
