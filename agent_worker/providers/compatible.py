@@ -76,35 +76,21 @@ def local_tts(settings: WorkerSettings, clients: ApiClients) -> tts.TTS[Any]:
 
 
 def _stt(clients: ApiClients, base_url: str, model: str, api_key: str | None) -> stt.STT[Any]:
-    client = clients.get(base_url, api_key or NO_KEY)
-    return openai.STT(
-        base_url=base_url, model=model, api_key=client.api_key, client=client, use_realtime=False
-    )
+    return openai.STT(model=model, client=clients.get(base_url, api_key or NO_KEY), use_realtime=False)
 
 
 def _llm(
     clients: ApiClients, base_url: str, model: str, api_key: str | None, *, cache_key: str = ""
 ) -> llm.LLM[Any]:
-    client = clients.get(base_url, api_key or NO_KEY)
     return openai.LLM(
-        base_url=base_url,
-        model=model,
-        api_key=client.api_key,
-        client=client,
-        prompt_cache_key=cache_key or NOT_GIVEN,
+        model=model, client=clients.get(base_url, api_key or NO_KEY), prompt_cache_key=cache_key or NOT_GIVEN
     )
 
 
 def _tts(clients: ApiClients, base_url: str, model: str, api_key: str | None, *, voice: str) -> tts.TTS[Any]:
-    client = clients.get(base_url, api_key or NO_KEY)
     # raw PCM: nothing to decode, and the first bytes are playable at once
     return openai.TTS(
-        base_url=base_url,
-        model=model,
-        voice=voice,
-        api_key=client.api_key,
-        client=client,
-        response_format="pcm",
+        model=model, voice=voice, client=clients.get(base_url, api_key or NO_KEY), response_format="pcm"
     )
 
 

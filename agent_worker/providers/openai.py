@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import openai as openai_sdk
 from livekit.agents import llm, stt, tts
 from livekit.agents.types import NOT_GIVEN
 from livekit.plugins import openai
@@ -16,9 +17,7 @@ def openai_stt(settings: WorkerSettings, clients: ApiClients) -> stt.STT[Any]:
     """OpenAI transcription with ``OPENAI_STT_MODEL``, streamed over the realtime API by default."""
     return openai.STT(
         model=settings.OPENAI_STT_MODEL,
-        api_key=_key(settings),
-        base_url=settings.OPENAI_BASE_URL or NOT_GIVEN,
-        client=clients.get(settings.OPENAI_BASE_URL or None, _key(settings)),
+        client=_client(settings, clients),
         use_realtime=settings.OPENAI_STT_REALTIME,
     )
 
@@ -31,9 +30,7 @@ def openai_llm(settings: WorkerSettings, clients: ApiClients, *, conversation: s
     """
     return openai.LLM(
         model=settings.OPENAI_LLM_MODEL,
-        api_key=_key(settings),
-        base_url=settings.OPENAI_BASE_URL or NOT_GIVEN,
-        client=clients.get(settings.OPENAI_BASE_URL or None, _key(settings)),
+        client=_client(settings, clients),
         prompt_cache_key=conversation or NOT_GIVEN,
     )
 
@@ -43,11 +40,14 @@ def openai_tts(settings: WorkerSettings, clients: ApiClients) -> tts.TTS[Any]:
     return openai.TTS(
         model=settings.OPENAI_TTS_MODEL,
         voice=settings.OPENAI_TTS_VOICE,
-        api_key=_key(settings),
-        base_url=settings.OPENAI_BASE_URL or NOT_GIVEN,
-        client=clients.get(settings.OPENAI_BASE_URL or None, _key(settings)),
+        client=_client(settings, clients),
         response_format="pcm",
     )
+
+
+def _client(settings: WorkerSettings, clients: ApiClients) -> openai_sdk.AsyncClient:
+    """OpenAI's API (or ``OPENAI_BASE_URL``) with the key; the plugin then uses only this client."""
+    return clients.get(settings.OPENAI_BASE_URL or None, _key(settings))
 
 
 def _key(settings: WorkerSettings) -> str:
