@@ -46,6 +46,7 @@ def build_server(settings: WorkerSettings, *, dev_mode: bool) -> RecoveringAgent
     server = RecoveringAgentServer(
         max_conversations=settings.MAX_CONVERSATIONS,
         threshold=threshold,
+        warm_up_delay=settings.WARM_UP_DELAY_SECONDS,
         ws_url=settings.LIVEKIT_URL,
         api_key=settings.LIVEKIT_API_KEY,
         api_secret=settings.LIVEKIT_API_SECRET,

@@ -27,8 +27,10 @@ from typing import Any
 import httpx
 import psutil
 from livekit.agents import AgentServer
+from livekit.agents.ipc.proc_pool import ProcPool
 
 from agent_worker.process_tree import ProcessTree, available_cpus
+from agent_worker.warm_up import hold_replacement_warm_up
 
 logger = logging.getLogger(__name__)
 
@@ -151,11 +153,26 @@ class ConversationServer(AgentServer):
     processes, an idle worker refuses the second or third of several users who press Start at the
     same moment, and LiveKit then gives those rooms no agent at all. Here such a job counts as
     one conversation's share of ``MAX_CONVERSATIONS`` (see ``load_with_starting_conversations``).
+    The warm process a conversation takes is replaced ``warm_up_delay`` seconds later.
     """
 
-    def __init__(self, *args: Any, max_conversations: int, threshold: float, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, max_conversations: int, threshold: float, warm_up_delay: float, **kwargs: Any
+    ) -> None:
+        self._warm_up_delay = warm_up_delay
         super().__init__(*args, **kwargs)
         self._per_conversation = conversation_load(1, max_conversations, threshold)
+
+    # livekit-agents builds its process pool inside ``run()``; setting the attribute is the moment
+    # to make it hold replacement warm-ups back (``agent_worker/warm_up.py``).
+    @property
+    def _proc_pool(self) -> ProcPool:
+        return self.__dict__["_held_proc_pool"]
+
+    @_proc_pool.setter
+    def _proc_pool(self, pool: ProcPool) -> None:
+        hold_replacement_warm_up(pool, self._warm_up_delay)
+        self.__dict__["_held_proc_pool"] = pool
 
     def _get_effective_load(self) -> float:
         return load_with_starting_conversations(

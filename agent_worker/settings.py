@@ -125,6 +125,10 @@ class WorkerSettings(BaseSettings):
     WORKER_IDLE_PROCESSES: int = Field(default_factory=lambda: min(os.cpu_count() or 1, 4), ge=0)
     """Job processes kept warm for the next conversations: one per core, at most 4. They hold no
     model weights (those live in the inference service), so each costs ~30 MB and ~2 % of a core."""
+    WARM_UP_DELAY_SECONDS: float = Field(default=3.0, ge=0)
+    """A conversation that takes a warm job process has it replaced this much later, so that
+    starting the replacement (~1.2 s of CPU) does not slow that conversation's start; 0 replaces
+    at once. Not held when the last warm process was taken (see ``agent_worker/warm_up.py``)."""
     WORKER_LOAD_THRESHOLD: float = Field(default=0.7, gt=0)
     """In ``start`` mode the worker takes no new conversations while its load (0-1, see
     ``agent_worker/load.py``: the worker's and the inference service's CPU, conversations against

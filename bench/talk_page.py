@@ -6,7 +6,9 @@
 - **Time to interactive**: from navigation start until **Start conversation** is enabled (page
   hydrated, event socket open, sign-in checked), each load with a cold browser cache.
 - **Start to the agent's first word**: from the click on Start until the first words of the
-  agent's greeting are on screen, with the offline pipeline and a warm worker.
+  agent's greeting are on screen, with the offline pipeline and a warm worker; in blocks of
+  ``BLOCK`` conversations that alternate between the worker's default ``WARM_UP_DELAY_SECONDS``
+  and the baseline of 0 (the taken warm process replaced at once, as livekit-agents does).
 
 The app is built and served by ``reflex run --env prod`` in an isolated copy of the work tree
 (``tests.support.browser.isolated_tree``), so the repository's ``.web`` is left alone. Writes
@@ -39,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from agent_worker.settings import WorkerSettings
 from tests.factories import sign_in
 from tests.support.backend import new_database
 from tests.support.browser import isolated_tree, launch_chromium
@@ -72,6 +75,11 @@ STAGE_LOG_LINES = {
 }
 """Where the time from Start to the first word goes: the first line of each kind that the backend
 or the worker logged after the click (same machine, same clock), in ms after the click."""
+BLOCK = 5
+"""Conversations in a row with one worker setting before the other setting's turn."""
+BASELINE_WARM_UP_DELAY = 0.0
+DEFAULT_WARM_UP_DELAY = WorkerSettings.model_fields["WARM_UP_DELAY_SECONDS"].default
+IDLE_PROCESSES = WorkerSettings.model_fields["WORKER_IDLE_PROCESSES"].get_default(call_default_factory=True)
 LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})")
 
 
@@ -145,6 +153,7 @@ class Stack:
             cwd=self.tree,
         )
         self.worker: AgentWorker | None = None
+        self.idle_worker_processes = 0
 
     @property
     def url(self) -> str:
@@ -169,10 +178,32 @@ class Stack:
             )
         except TimeoutError as error:
             raise RuntimeError(self.app.log_tail()) from error
-        self.worker = AgentWorker(
-            self.workdir, self.livekit, SimpleNamespace(database_url=self.database_url), self.inference
-        ).start()
         return self
+
+    def start_worker(self, warm_up_delay: float) -> None:
+        """(Re)start the agent worker with this ``WARM_UP_DELAY_SECONDS``, its log in a folder of its own."""
+        if self.worker is not None:
+            self.worker.stop()
+        workdir = self.workdir / f"worker-warm-up-{warm_up_delay}"
+        workdir.mkdir(exist_ok=True)
+        self.worker = AgentWorker(
+            workdir,
+            self.livekit,
+            SimpleNamespace(database_url=self.database_url),
+            self.inference,
+            # the tests' worker keeps one warm process; a user's keeps the default (one per core)
+            extra_env={
+                "WARM_UP_DELAY_SECONDS": str(warm_up_delay),
+                "WORKER_IDLE_PROCESSES": str(IDLE_PROCESSES),
+            },
+        ).start()
+        wait_until(
+            lambda: self.worker_log().count("process initialized") >= IDLE_PROCESSES,
+            timeout=60,
+            what="the worker's warm processes",
+        )
+        # its warm processes and the helpers of Python's multiprocessing (forkserver, resource tracker)
+        self.idle_worker_processes = self.worker.python_processes()
 
     def stop(self) -> None:
         if self.worker is not None:
@@ -188,13 +219,19 @@ class Stack:
         return re.sub(r"\x1b\[[0-9;]*m", "", self.worker.log())
 
     def wait_for_idle_worker(self) -> None:
-        """No conversation running and the next job process warmed (see tests/test_talk_page.py)."""
+        """No conversation running and the warm job processes all started (see tests/test_talk_page.py)."""
         assert self.worker is not None
-        url = f"http://127.0.0.1:{self.worker.env['WORKER_HTTP_PORT']}/worker"
+        worker = self.worker
+        url = f"http://127.0.0.1:{worker.env['WORKER_HTTP_PORT']}/worker"
 
         def idle() -> bool:
             info = httpx.get(url, timeout=2).json()
-            return int(info.get("active_jobs", 0)) == 0 and float(info.get("worker_load", 0.0)) < 0.5
+            if int(info.get("active_jobs", 0)) != 0 or float(info.get("worker_load", 0.0)) >= 0.5:
+                return False
+            # every warm process ready: a user arriving at an idle worker finds the pool full
+            log = self.worker_log()
+            started = log.count("initializing process") == log.count("process initialized")
+            return started and worker.python_processes() == self.idle_worker_processes
 
         wait_until(idle, timeout=180, what="the agent worker being idle")
 
@@ -260,10 +297,23 @@ def measure_time_to_interactive(stack: Stack, browser: Browser, token: str, load
     return summary(samples)
 
 
-def measure_first_word(stack: Stack, browser: Browser, token: str, conversations: int) -> dict:
+class FirstWords:
+    """Start → first word samples of one worker setting, with the split of each."""
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self.stages: dict[str, list[float]] = {name: [] for name in STAGE_LOG_LINES}
+
+    def result(self) -> dict:
+        split = {name: round(statistics.median(values)) for name, values in self.stages.items() if values}
+        return {**summary(self.samples), "stages_p50_ms": split}
+
+
+def measure_first_word(
+    stack: Stack, browser: Browser, token: str, conversations: int, into: FirstWords
+) -> None:
     page = signed_in_page(browser, token, stack.url)
-    samples: list[float] = []
-    stages: dict[str, list[float]] = {name: [] for name in STAGE_LOG_LINES}
+    samples, stages = into.samples, into.stages
     for _ in range(conversations):
         page.goto(stack.url + routes.TALK)
         page.wait_for_function(START_ENABLED)
@@ -281,8 +331,24 @@ def measure_first_word(stack: Stack, browser: Browser, token: str, conversations
         page.get_by_role("button", name="End", exact=True).click()
         status.filter(has_text="Disconnected").wait_for()
     page.context.close()
-    split = {name: round(statistics.median(values)) for name, values in stages.items() if values}
-    return {**summary(samples), "stages_p50_ms": split}
+
+
+def measure_first_word_by_warm_up_delay(
+    stack: Stack, browser: Browser, token: str, conversations: int
+) -> dict:
+    """The default warm-up delay and the baseline, in alternating blocks within one run."""
+    by_delay = {DEFAULT_WARM_UP_DELAY: FirstWords(), BASELINE_WARM_UP_DELAY: FirstWords()}
+    while any(len(words.samples) < conversations for words in by_delay.values()):
+        for delay, words in by_delay.items():
+            stack.start_worker(delay)
+            measure_first_word(stack, browser, token, min(BLOCK, conversations - len(words.samples)), words)
+    default, baseline = (by_delay[d].result() for d in (DEFAULT_WARM_UP_DELAY, BASELINE_WARM_UP_DELAY))
+    return {
+        **default,
+        "warm_up_delay_s": DEFAULT_WARM_UP_DELAY,
+        "baseline_warm_up_at_once": baseline,
+        "p50_ratio_to_baseline": round(default["p50_ms"] / baseline["p50_ms"], 2),
+    }
 
 
 def run(loads: int, conversations: int) -> dict:
@@ -290,13 +356,14 @@ def run(loads: int, conversations: int) -> dict:
     stack = Stack(Path(tempfile.mkdtemp(prefix="talk-page-bench-")))
     try:
         stack.start()
+        stack.start_worker(DEFAULT_WARM_UP_DELAY)
         with httpx.Client(base_url=stack.url, timeout=30) as api:
             token = sign_in(api, display_name="Bench").token
         with sync_playwright() as playwright:
             browser = launch_chromium(playwright)
             javascript = measure_javascript(stack, browser, token)
             interactive = measure_time_to_interactive(stack, browser, token, loads)
-            first_word = measure_first_word(stack, browser, token, conversations)
+            first_word = measure_first_word_by_warm_up_delay(stack, browser, token, conversations)
             browser.close()
     finally:
         stack.stop()
@@ -312,6 +379,7 @@ def run(loads: int, conversations: int) -> dict:
 
 def table(result: dict) -> str:
     js, tti, word = result["javascript"], result["time_to_interactive"], result["start_to_first_agent_word"]
+    baseline = word["baseline_warm_up_at_once"]
     rows = [
         (
             "JavaScript for the talk page (gzip)",
@@ -333,6 +401,15 @@ def table(result: dict) -> str:
             "… of which: room created, job received by the worker, user joined the agent's room, "
             "session started (p50, ms after Start)",
             " / ".join(str(word["stages_p50_ms"].get(name, "—")) for name in STAGE_LOG_LINES),
+        ),
+        (
+            "Start → first word, baseline: warm process replaced at once (p50 / p95; its split)",
+            f"{baseline['p50_ms']} / {baseline['p95_ms']} ms; "
+            + " / ".join(str(baseline["stages_p50_ms"].get(name, "—")) for name in STAGE_LOG_LINES),
+        ),
+        (
+            f"p50 with a {word['warm_up_delay_s']} s warm-up delay vs baseline",
+            f"{word['p50_ratio_to_baseline']} x",
         ),
     ]
     lines = ["| Measure | Result |", "| --- | --- |", *[f"| {name} | {value} |" for name, value in rows]]

@@ -4,20 +4,19 @@ conversations, counted in Redis when several backend processes share the load.""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 from livekit import api as livekit_api
 
 from tests.factories import SignedInUser, sign_in
 from tests.support.backend import UNSERVED_AGENT_NAME, Backend
 from tests.support.livekit import LiveKitServer
+from tests.support.processes import wait_until
 from tests.support.production import RedisServer
 from tests.support.worker import AgentWorker, Deployment
 from voice_app.settings import Settings
@@ -28,25 +27,20 @@ DEFAULTS = Settings()
 BURST = 20
 
 
+WARM_UP_DELAY = 6.0
+"""The limits worker's ``WARM_UP_DELAY_SECONDS``: long enough to watch the hold on a busy machine."""
+
+
 @pytest.fixture(scope="module")
 def worker(isolated_deployment: Deployment) -> Iterator[AgentWorker]:
     """The deployment's only worker, so every job of the test lands on it and can be counted."""
-    agent = isolated_deployment.worker("limits-worker").start()
+    agent = isolated_deployment.worker(
+        # two warm processes, as on a user's 2-core machine: taking one of them holds its replacement
+        "limits-worker",
+        extra_env={"WARM_UP_DELAY_SECONDS": str(WARM_UP_DELAY), "WORKER_IDLE_PROCESSES": "2"},
+    ).start()
     yield agent
     agent.stop()
-
-
-def worker_processes(worker: AgentWorker) -> int:
-    """Python processes the worker runs besides itself: its idle pool and one per conversation.
-
-    Other programs are left out: a library looking up a shared object, for one, runs ``ldconfig``
-    for a moment, and a busy machine caught several of those in one count.
-    """
-    count = 0
-    for process in psutil.Process(worker.pid).children(recursive=True):
-        with contextlib.suppress(psutil.NoSuchProcess):
-            count += process.name().startswith("python")
-    return count
 
 
 def settled_worker_processes(worker: AgentWorker) -> int:
@@ -55,7 +49,7 @@ def settled_worker_processes(worker: AgentWorker) -> int:
     counts: list[int] = []
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        counts.append(worker_processes(worker))
+        counts.append(worker.python_processes())
         if len(counts) >= 7 and len(set(counts[-7:])) == 1:
             return counts[-1]
         time.sleep(0.5)
@@ -102,7 +96,7 @@ async def test_a_burst_of_20_rooms_from_one_user_opens_only_their_limit_and_the_
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:  # the agents' jobs start within a few seconds
             most_jobs = max(most_jobs, await asyncio.to_thread(active_jobs, worker))
-            most_processes = max(most_processes, worker_processes(worker))
+            most_processes = max(most_processes, worker.python_processes())
             await asyncio.sleep(0.25)
 
         statuses = Counter(answer.status_code for answer in greedy_answers)
@@ -123,6 +117,29 @@ async def test_a_burst_of_20_rooms_from_one_user_opens_only_their_limit_and_the_
         assert most_processes > idle > 0, "the worker's processes were not counted"
     finally:
         await close_rooms_of(isolated_deployment.livekit, greedy.user_id, patient.user_id)
+
+
+def test_the_warm_process_a_conversation_takes_is_replaced_after_its_start_not_during_it(
+    isolated_deployment: Deployment, worker: AgentWorker
+) -> None:
+    with httpx.Client(base_url=isolated_deployment.backend.base_url, timeout=30) as api:
+        user = sign_in(api, display_name="Starting")
+        idle = settled_worker_processes(worker)
+        try:
+            assert api.post("/api/create-room", json={}, headers=user.headers).status_code == 201
+            wait_until(lambda: active_jobs(worker) == 1, timeout=20, what="the agent's job")
+            taken = time.monotonic()
+            during_start = []
+            while time.monotonic() < taken + WARM_UP_DELAY / 3:
+                during_start.append(worker.python_processes())
+                time.sleep(0.2)
+            wait_until(
+                lambda: worker.python_processes() > idle, timeout=WARM_UP_DELAY + 20, what="the replacement"
+            )
+        finally:
+            asyncio.run(close_rooms_of(isolated_deployment.livekit, user.user_id))
+    # the taken process now runs the conversation: as many processes as before, none warming
+    assert set(during_start) == {idle}, f"{during_start}, {idle} before the conversation"
 
 
 def test_a_closed_conversation_frees_its_place(isolated_deployment: Deployment, worker: AgentWorker) -> None:

@@ -84,7 +84,7 @@ def block_microphone(browser) -> None:  # type: ignore[no-untyped-def]
 
 
 def isolated_tree(workdir: Path) -> Path:
-    """A work tree for a second app beside the session's: the sources linked, `.web` copied.
+    """A work tree for a second app beside the session's: the sources linked, `.web` copied if any.
 
     Reflex compiles into ``<tree>/.web``, so two apps in one tree would overwrite each other;
     pass the result as ``AppServer(tree=...)``.
@@ -96,12 +96,13 @@ def isolated_tree(workdir: Path) -> Path:
     (tree / "assets").mkdir()
     shutil.copytree(REPO_ROOT / "reflex.lock", tree / "reflex.lock")
     web = REPO_ROOT / ".web"
-    shutil.copytree(
-        web,
-        tree / ".web",
-        symlinks=True,
-        ignore=lambda folder, _names: ["build"] if folder == str(web) else [],
-    )
+    if web.is_dir():  # saves installing the frontend's packages again; Reflex makes it if missing
+        shutil.copytree(
+            web,
+            tree / ".web",
+            symlinks=True,
+            ignore=lambda folder, _names: ["build"] if folder == str(web) else [],
+        )
     return tree
 
 

@@ -158,6 +158,18 @@ class AgentWorker:
         assert self._process.process is not None
         return self._process.process.wait(timeout=timeout)
 
+    def python_processes(self) -> int:
+        """Python processes the worker runs besides itself: its warm pool and one per conversation.
+
+        Other programs are left out: a library looking up a shared object, for one, runs ``ldconfig``
+        for a moment, and a busy machine caught several of those in one count.
+        """
+        count = 0
+        for process in psutil.Process(self.pid).children(recursive=True):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                count += process.name().startswith("python")
+        return count
+
     def log_tail(self, lines: int = 60) -> str:
         """The end of the log, for failure messages."""
         return self._process.log_tail(lines)
