@@ -286,14 +286,17 @@ function SessionBridge({
   useSilentAgentReport(room, heartbeatAttribute, agentSilentAfterMs, handlers);
 
   // A lost agent is reported as such (a new one is on its way); Python gives up if none comes.
+  // Each kind is reported once: `useAgent` stays "failed" after a loss, so its agent-join timer
+  // (started at connection) later adds a reason of its own, which is that loss, not a new one;
+  // reported again, it would end the conversation the new agent is carrying on.
   const failure = agent.state === "failed" ? agent.failureReasons.join(" ") : "";
+  const failureKind = !failure ? "" : AGENT_LEFT.test(failure) ? "agent_lost" : "agent_timeout";
+  const failureDetail = useRef("");
+  failureDetail.current = failure;
   useEffect(() => {
-    if (!failure) return;
-    handlers.current.onError?.({
-      kind: AGENT_LEFT.test(failure) ? "agent_lost" : "agent_timeout",
-      detail: failure,
-    });
-  }, [failure, handlers]);
+    if (!failureKind) return;
+    handlers.current.onError?.({ kind: failureKind, detail: failureDetail.current });
+  }, [failureKind, handlers]);
 
   useEffect(() => {
     const onDisconnected = (reason) => {
