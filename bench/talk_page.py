@@ -377,6 +377,11 @@ def run(loads: int, conversations: int) -> dict:
     }
 
 
+def stage_split(first_words: dict) -> str:
+    """The p50 of each stage of ``STAGE_LOG_LINES``, in ms after Start, as "a / b / c / d"."""
+    return " / ".join(str(first_words["stages_p50_ms"].get(name, "—")) for name in STAGE_LOG_LINES)
+
+
 def table(result: dict) -> str:
     js, tti, word = result["javascript"], result["time_to_interactive"], result["start_to_first_agent_word"]
     baseline = word["baseline_warm_up_at_once"]
@@ -400,12 +405,11 @@ def table(result: dict) -> str:
         (
             "… of which: room created, job received by the worker, user joined the agent's room, "
             "session started (p50, ms after Start)",
-            " / ".join(str(word["stages_p50_ms"].get(name, "—")) for name in STAGE_LOG_LINES),
+            stage_split(word),
         ),
         (
             "Start → first word, baseline: warm process replaced at once (p50 / p95; its split)",
-            f"{baseline['p50_ms']} / {baseline['p95_ms']} ms; "
-            + " / ".join(str(baseline["stages_p50_ms"].get(name, "—")) for name in STAGE_LOG_LINES),
+            f"{baseline['p50_ms']} / {baseline['p95_ms']} ms; " + stage_split(baseline),
         ),
         (
             f"p50 with a {word['warm_up_delay_s']} s warm-up delay vs baseline",
