@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from livekit.agents import inference, llm, stt, tts, vad
-from livekit.plugins import silero
 
 from agent_worker.providers.api_clients import ApiClients
 from agent_worker.providers.compatible import (
@@ -31,6 +30,7 @@ from agent_worker.providers.compatible import (
 from agent_worker.providers.live_transcription import UTTERANCE_SILENCE_SECONDS, LiveTranscriptionSTT
 from agent_worker.providers.openai import openai_llm, openai_stt, openai_tts
 from agent_worker.providers.spoken_chunks import SpokenChunkTokenizer
+from agent_worker.providers.voice_activity import load_vad
 from agent_worker.settings import RemoteProvider, Stage, WorkerSettings
 
 STAGES: tuple[Stage, ...] = ("stt", "llm", "tts")
@@ -92,16 +92,10 @@ def load_process_models(settings: WorkerSettings) -> ProcessModels:
     if settings.TURN_DETECTION == "livekit":
         detector = inference.TurnDetector(version=TURN_DETECTOR_VERSION)
     return ProcessModels(
-        vad=_load_vad(settings, VAD_MIN_SILENCE_SECONDS),
-        utterance_vad=_load_vad(settings, UTTERANCE_SILENCE_SECONDS),
+        vad=load_vad(settings, VAD_MIN_SILENCE_SECONDS),
+        utterance_vad=load_vad(settings, UTTERANCE_SILENCE_SECONDS),
         turn_detector=detector,
     )
-
-
-def _load_vad(settings: WorkerSettings, min_silence: float) -> vad.VAD:
-    if settings.VAD_MODEL == "silero":
-        return silero.VAD.load(min_silence_duration=min_silence)
-    return inference.VAD(min_silence_duration=min_silence)
 
 
 def build_pipeline(settings: WorkerSettings, models: ProcessModels, *, conversation: str = "") -> Pipeline:
