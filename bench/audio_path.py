@@ -24,8 +24,9 @@ import platform
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import psutil
 from livekit import rtc
@@ -81,10 +82,10 @@ async def detect(detector: inference.VAD, frames: list[rtc.AudioFrame]) -> None:
     await stream.aclose()
 
 
-def cpu_ms_per_audio_second(run: Callable[[], object], audio_seconds: float) -> float:
+def cpu_ms_per_audio_second(run: Callable[[], Coroutine[Any, Any, None]], audio_seconds: float) -> float:
     process = psutil.Process()
     before = process.cpu_times()
-    asyncio.run(run())  # type: ignore[arg-type]
+    asyncio.run(run())
     after = process.cpu_times()
     used = (after.user - before.user) + (after.system - before.system)
     return used * 1000 / audio_seconds
@@ -93,7 +94,7 @@ def cpu_ms_per_audio_second(run: Callable[[], object], audio_seconds: float) -> 
 def main() -> None:
     frames = speech(Path(tempfile.mkdtemp(prefix="bench-audio-path-")))
     audio_seconds = sum(frame.duration for frame in frames)
-    variants: dict[str, Callable[[], object]] = {
+    variants: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {
         "caption pacing, livekit-agents' loop": lambda: pace(SpeakingRateDetector(), frames),
         "caption pacing, batched (ours)": lambda: pace(BatchedSpeakingRateDetector(), frames),
         "VAD, window on a thread (livekit-agents' default)": lambda: detect(
