@@ -6,6 +6,10 @@ TOOLS_PATH := $(CURDIR)/.venv/bin:$(CURDIR)/.tools/bin:$(CURDIR)/.tools/bun/node
 export PATH := $(TOOLS_PATH)
 export REFLEX_USE_SYSTEM_BUN := 1
 export REFLEX_CHECK_LATEST_VERSION := false
+# pytest processes for the real-process tests: most of a test's time is waiting on the parts it
+# started, so two share 2 cores well (tests/conftest.py keeps a module, and the modules sharing
+# the repository's .web/, in one process).
+TEST_PROCESSES ?= 2
 
 .PHONY: dev test test-fast setup setup-test setup-bench lint typecheck lock bench
 
@@ -16,7 +20,7 @@ test: setup-test ## Lint, type-check, the fast layer, then every real-process te
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
 	.venv/bin/pyright --project pyproject.toml
 	.venv/bin/python -m pytest tests/unit $(PYTEST_ARGS)
-	.venv/bin/python -m pytest --ignore=tests/unit $(PYTEST_ARGS)
+	.venv/bin/python -m pytest --ignore=tests/unit --numprocesses $(TEST_PROCESSES) $(PYTEST_ARGS)
 
 test-fast: setup ## Only the fast layer: pure logic in tests/unit, no processes (seconds)
 	.venv/bin/python -m pytest tests/unit $(PYTEST_ARGS)
