@@ -6,9 +6,9 @@ TOOLS_PATH := $(CURDIR)/.venv/bin:$(CURDIR)/.tools/bin:$(CURDIR)/.tools/bun/node
 export PATH := $(TOOLS_PATH)
 export REFLEX_USE_SYSTEM_BUN := 1
 export REFLEX_CHECK_LATEST_VERSION := false
-# pytest processes for the real-process tests: most of a test's time is waiting on the parts it
-# started, so two share 2 cores well (tests/conftest.py keeps a module, and the modules sharing
-# the repository's .web/, in one process).
+# pytest processes for the real-process tests (pytest-xdist). tests/conftest.py keeps each module,
+# and the modules sharing the repository's .web/, in one process. Two keep 2 cores busy; more
+# would only slow the conversations the tests time.
 TEST_PROCESSES ?= 2
 
 .PHONY: dev test test-fast setup setup-test setup-bench lint typecheck lock bench

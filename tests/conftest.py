@@ -7,6 +7,8 @@ says how `make test` spreads the modules over its pytest processes (pytest-xdist
 from pathlib import Path
 
 import pytest
+from xdist.remote import Producer
+from xdist.scheduler import LoadScopeScheduling
 
 pytest_plugins = [
     "tests.support.livekit",
@@ -34,7 +36,7 @@ REPOSITORY_WEB_MODULES = frozenset(
 `reflex run`) or copy it: they run one after another in one pytest process."""
 
 
-def xdist_group(module_path: str) -> str:
+def process_group(module_path: str) -> str:
     """The group of a test module: the tests of one group run in one pytest process, in order.
 
     Every module is a group of its own, so its fixtures start once, except those sharing the
@@ -45,20 +47,21 @@ def xdist_group(module_path: str) -> str:
     return "repository-web" if name in REPOSITORY_WEB_MODULES else module_path
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
-    """pytest-xdist's scope scheduling, with `xdist_group` as the scope.
+class ModuleGroupScheduling(LoadScopeScheduling):
+    """pytest-xdist's scope scheduling with `process_group` as the scope.
 
-    (Its own `--dist loadgroup` cannot read groups under pytest 9: it renames `item._nodeid`,
-    which pytest 9 no longer has.)
+    (xdist's own `--dist loadgroup` finds no groups under pytest 9: it renames `item._nodeid`,
+    which pytest 9 no longer reads.)
     """
-    from xdist.scheduler import LoadScopeScheduling
 
-    class ModuleGroups(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            return xdist_group(nodeid.split("::")[0])
+    def _split_scope(self, nodeid: str) -> str:
+        return process_group(nodeid.split("::")[0])
 
-    return ModuleGroups(config, log)  # type: ignore[arg-type]
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> LoadScopeScheduling:
+    """Spread the groups over the pytest processes of `make test`."""
+    return ModuleGroupScheduling(config, log)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
