@@ -6,10 +6,11 @@ TOOLS_PATH := $(CURDIR)/.venv/bin:$(CURDIR)/.tools/bin:$(CURDIR)/.tools/bun/node
 export PATH := $(TOOLS_PATH)
 export REFLEX_USE_SYSTEM_BUN := 1
 export REFLEX_CHECK_LATEST_VERSION := false
-# pytest processes for the real-process tests (pytest-xdist). tests/conftest.py keeps each module,
-# and the modules sharing the repository's .web/, in one process. Two keep 2 cores busy; more
-# would only slow the conversations the tests time.
-TEST_PROCESSES ?= 2
+# pytest processes for the real-process tests (pytest-xdist); 0 runs them in pytest's own process.
+# tests/conftest.py keeps each module, and the modules sharing the repository's .web/, in one
+# process. The default stays 0: on 2 cores the suite is CPU-bound, and two processes saved only
+# ~15 % while conversations slowed past what the timing tests allow (README, Benchmarks).
+TEST_PROCESSES ?= 0
 
 .PHONY: dev test test-fast setup setup-test setup-bench lint typecheck lock bench
 
