@@ -9,7 +9,7 @@ export REFLEX_CHECK_LATEST_VERSION := false
 # pytest processes for the real-process tests (pytest-xdist); 0 runs them in pytest's own process.
 # tests/conftest.py keeps each module, and the modules sharing the repository's .web/, in one
 # process. The default stays 0: on 2 cores the suite is CPU-bound, and two processes saved only
-# ~15 % while conversations slowed past what the timing tests allow (README, Benchmarks).
+# 15–20 % while conversations slowed past what the timing tests allow (README, Benchmarks).
 TEST_PROCESSES ?= 0
 
 .PHONY: dev test test-fast setup setup-test setup-bench lint typecheck lock bench

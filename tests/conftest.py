@@ -1,7 +1,7 @@
 """Fixtures that start the real parts: livekit-server, the backend, the agent worker, a browser.
 
 Each lives in `tests/support/` with the feature it serves; this file only registers them and
-says how `make test` spreads the modules over its pytest processes (pytest-xdist).
+says how `make test TEST_PROCESSES=N` spreads the modules over N pytest processes (pytest-xdist).
 """
 
 from pathlib import Path

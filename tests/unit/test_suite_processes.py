@@ -1,5 +1,5 @@
-"""`make test` spreads the real-process tests over two pytest processes: a module that compiles the
-app into the repository's `.web/` must never run beside another one that does."""
+"""`make test TEST_PROCESSES=N` spreads the real-process tests over N pytest processes: a module that
+compiles the app into the repository's `.web/` must never run beside another one that does."""
 
 from __future__ import annotations
 
