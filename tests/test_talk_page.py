@@ -463,6 +463,10 @@ def test_when_the_agent_is_lost_the_page_says_so_and_a_new_one_goes_on_by_itself
 AGENT_SILENCE_NOTICED_MS = 8_000
 """The heartbeat is missed after 4 s (`AGENT_SILENT_AFTER_SECONDS`), checked every second."""
 
+AGENT_GONE_NOTICE = re.compile("The agent stopped responding|The agent was lost")
+"""Either notice is right for a killed worker: the kernel closes its sockets, so livekit-server
+may drop the agent before its missed heartbeat is noticed (seen once in about ten runs)."""
+
 
 def test_when_the_agents_whole_worker_is_lost_the_page_notices_in_seconds_and_a_new_agent_goes_on(
     quiet_page: Page,
@@ -479,7 +483,7 @@ def test_when_the_agents_whole_worker_is_lost_the_page_notices_in_seconds_and_a_
     try:
         agent_worker.kill_with_its_jobs()  # its machine is lost: nothing of it can say so
         problem = page.locator("#talk-problem")
-        expect(problem).to_contain_text("The agent stopped responding", timeout=AGENT_SILENCE_NOTICED_MS)
+        expect(problem).to_contain_text(AGENT_GONE_NOTICE, timeout=AGENT_SILENCE_NOTICED_MS)
         expect(problem.get_by_role("button", name="Try again")).to_have_count(0)
         shots.take(page, "agent-silent")
 
