@@ -47,7 +47,7 @@ from agent_worker.resume import EarlierConversation, earlier_conversation
 from agent_worker.settings import WorkerSettings, get_worker_settings
 from agent_worker.tools import ToolContext, offered_tools
 from agent_worker.tools.reporting import ToolReporter
-from agent_worker.transcript_pacing import pace_captions_in_batches
+from agent_worker.transcript_pacing import build_caption_hyphenator, pace_captions_in_batches
 from agent_worker.transcripts import TranscriptStore, engine_for
 from voice_app.logs import quiet_library_warnings
 from voice_app.protocol import LLM_PROVIDER_ATTRIBUTE, AgentDispatchMetadata
@@ -177,6 +177,7 @@ def prewarm(proc: JobProcess) -> None:
     quiet_library_warnings(settings.LOG_LEVEL)  # a job process does not inherit the worker's filters
     models = proc.userdata["models"] = load_process_models(settings)
     pace_captions_in_batches()
+    build_caption_hyphenator()
     with contextlib.suppress(ValueError):  # a missing setting fails the conversation, saying which
         build_pipeline(settings, models)
     engine_for(settings.DATABASE_URL)  # imports its dialect; connects only when first used

@@ -146,6 +146,27 @@ def word_accuracy(expected: str, heard: str) -> float:
     return max(0.0, 1.0 - previous[-1] / len(reference))
 
 
+def words_heard(expected: str, heard: str) -> float:
+    """The share of ``expected``'s words found in ``heard``, in order, whatever else was heard.
+
+    For checks that a recording got through rather than how well it was recognised: Whisper
+    tiny.en sometimes repeats a phrase ("Wait, stop please. I can't wait. Stop please!"), and
+    every extra word counts against :func:`word_accuracy`.
+    """
+    reference, hypothesis = words(expected), words(heard)
+    if not reference:
+        return 1.0
+    longest = [0] * (len(hypothesis) + 1)  # longest common subsequence, one row at a time
+    for ref_word in reference:
+        diagonal = 0
+        for j, hyp_word in enumerate(hypothesis, start=1):
+            diagonal, longest[j] = (
+                longest[j],
+                diagonal + 1 if ref_word == hyp_word else max(longest[j], longest[j - 1]),
+            )
+    return longest[-1] / len(reference)
+
+
 def fake_microphone_recording(
     text: str, workdir: Path, *, before_seconds: float = 0.0, after_seconds: float = 30.0, repeat: int = 1
 ) -> Path:

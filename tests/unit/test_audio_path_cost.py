@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from livekit import rtc
 from livekit.agents import inference, vad
+from livekit.agents.tokenize import _basic_hyphenator
 from livekit.agents.voice import io
 from livekit.agents.voice.transcription import _speaking_rate, synchronizer
 
@@ -18,6 +19,7 @@ from agent_worker.providers.voice_activity import INLINE, load_vad
 from agent_worker.settings import WorkerSettings
 from agent_worker.transcript_pacing import (
     BatchedSpeakingRateStream,
+    build_caption_hyphenator,
     pace_captions_in_batches,
     spectral_flux,
 )
@@ -75,6 +77,14 @@ async def test_every_transcript_synchroniser_built_after_warm_up_paces_with_the_
         assert isinstance(segment._audio_data.sr_stream, BatchedSpeakingRateStream)  # pyright: ignore[reportPrivateUsage]
     finally:
         await captions.aclose()
+
+
+def test_the_captions_hyphenator_is_built_while_the_process_warms_up_not_when_the_agent_speaks() -> None:
+    _basic_hyphenator._get_hyphenator.cache_clear()  # pyright: ignore[reportPrivateUsage]
+
+    build_caption_hyphenator()
+
+    assert _basic_hyphenator._get_hyphenator.cache_info().currsize == 1  # pyright: ignore[reportPrivateUsage]
 
 
 async def test_the_inline_executor_answers_on_the_callers_thread_and_raises_there() -> None:
