@@ -68,8 +68,7 @@ def build_caption_hyphenator() -> None:
     """Build livekit-agents' English hyphenator now, not the first time the agent speaks.
 
     The synchroniser splits the agent's words into syllables to pace the captions, with a
-    hyphenator built on first use from ~4,500 patterns: ~20 ms of CPU and a garbage collection.
-    During the greeting on a busy machine that blocked the event loop for 150-380 ms, the block
-    the worker logged most often in a run of the suite.
+    hyphenator built on first use from ~4,500 patterns: ~20 ms of CPU and a garbage collection,
+    which would otherwise block the event loop in the middle of the greeting's audio.
     """
     basic.hyphenate_word("warm")
