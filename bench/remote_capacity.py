@@ -13,6 +13,10 @@ few seconds and asks again. For each step:
   stand-in's own delays on the critical path (the tail pass's 0.1 s of quiet, the transcription
   delay, the LLM's first-byte delay and the first clause's tokens, the voice's first-byte delay):
   what the framework and the worker add. The one-conversation step is the same run's baseline.
+- **floor**: the same number of bare agents (``media_floor.py``: a process per conversation that
+  only hears and speaks through livekit, no agent framework), on the same LiveKit server once the
+  worker has stopped. ``worker / floor`` is what the agent framework and the worker cost on top of
+  the media path no worker can do without.
 
 Writes bench/results/remote_capacity.json and prints a markdown table.
 
@@ -38,6 +42,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import media_floor
 from agent_turns import Turn, summary
 from standin_server import REPLY
 
@@ -119,8 +124,35 @@ async def converse(client: VoiceClient, question, turns: list[Turn]) -> None:
 
 async def run(args: argparse.Namespace) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="bench-remote-capacity-"))
-    question = spoken_frame(QUESTIONS[0], workdir)
     livekit = LiveKitServer(workdir).start()
+    try:
+        rows, not_started = await conversations_on_a_worker(args, workdir, livekit)
+        # the same LiveKit server, now free of the worker's conversations
+        floor = await media_floor.measure(livekit, [row["conversations"] for row in rows], args.window)
+    finally:
+        livekit.stop()
+    for row, floor_row in zip(rows, floor, strict=True):
+        row["floor_load"] = floor_row["floor_load"]
+        row["worker_to_floor"] = round(row["worker_load"] / floor_row["floor_load"], 2)
+    return {
+        "machine": {
+            "cpus": psutil.cpu_count(),
+            "processor": platform.machine(),
+            "python": platform.python_version(),
+        },
+        "standin_delays_s": DELAYS,
+        "critical_path_ms": round(CRITICAL_PATH_S * 1000),
+        "window_seconds": args.window,
+        "rows": rows,
+        "first_count_not_started": not_started,
+    }
+
+
+async def conversations_on_a_worker(
+    args: argparse.Namespace, workdir: Path, livekit: LiveKitServer
+) -> tuple[list[dict], int | None]:
+    """The worker's load and added latency at each step; and the first conversation not started."""
+    question = spoken_frame(QUESTIONS[0], workdir)
     standin = backend = worker = None
     rows = []
     not_started = None
@@ -191,21 +223,10 @@ async def run(args: argparse.Namespace) -> dict:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
-        for process in (worker, backend, standin, livekit):
+        for process in (worker, backend, standin):
             if process is not None:
                 process.stop()
-    return {
-        "machine": {
-            "cpus": psutil.cpu_count(),
-            "processor": platform.machine(),
-            "python": platform.python_version(),
-        },
-        "standin_delays_s": DELAYS,
-        "critical_path_ms": round(CRITICAL_PATH_S * 1000),
-        "window_seconds": args.window,
-        "rows": rows,
-        "first_count_not_started": not_started,
-    }
+    return rows, not_started
 
 
 class SimpleInference:
@@ -217,11 +238,15 @@ class SimpleInference:
 
 def print_table(result: dict) -> None:
     print(f"\nStand-in critical path: {result['critical_path_ms']} ms\n")
-    print("| conversations | worker load | e2e p50 ms | added p50 ms | added p95 ms | memory MB (PSS) |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| conversations | worker load | bare agents' load (floor) | worker / floor | e2e p50 ms "
+        "| added p50 ms | added p95 ms | memory MB (PSS) |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for row in result["rows"]:
         print(
-            f"| {row['conversations']} | {row['worker_load']} | {row['client_e2e_ms']['p50']} | "
+            f"| {row['conversations']} | {row['worker_load']} | {row['floor_load']} | {row['worker_to_floor']} | "
+            f"{row['client_e2e_ms']['p50']} | "
             f"{row['added_ms']['p50']} | {row['added_ms']['p95']} | {row['worker_memory_mb']} |"
         )
     if result["first_count_not_started"]:

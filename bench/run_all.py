@@ -16,6 +16,7 @@ ORDER = [
     "auth_login",
     "token_throughput",
     "agent_turns",
+    "remote_capacity",
     "audio_path",
     "talk_page",
     "recovery",
