@@ -24,28 +24,28 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import psutil
 from livekit import api, rtc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from standin_server import SAMPLE_RATE as SPOKEN_RATE
+from standin_server import tone
 
 from agent_worker.process_tree import ProcessTree
 from tests.support.livekit import LiveKitServer
 
 HEARD_RATE, HEARD_FRAME_MS = 16_000, 50
 """How the worker hears the user (``MICROPHONE`` in agent_worker/session.py, RoomIO's frames)."""
-SPOKEN_RATE, SPOKEN_FRAME_MS = 24_000, 200
-"""How the worker speaks (the voice's sample rate, livekit-agents' 200 ms output frames)."""
+SPOKEN_FRAME_MS = 200
+"""How the worker speaks: livekit-agents' output frames, at the stand-in voice's rate."""
 USER_RATE, USER_FRAME_MS = 48_000, 40
 SPEAKS_SECONDS, QUIET_SECONDS = 3.0, 3.0
 
 
-def tone(sample_rate: int, frame_ms: int, loudness: int = 6000) -> rtc.AudioFrame:
-    """One frame of a 220 Hz tone (silence with ``loudness=0``)."""
-    samples = sample_rate * frame_ms // 1000
-    wave = np.sin(np.arange(samples) * 2 * np.pi * 220 / sample_rate) * loudness
-    return rtc.AudioFrame(wave.astype(np.int16).tobytes(), sample_rate, 1, samples)
+def frame(audio: bytes, sample_rate: int) -> rtc.AudioFrame:
+    """Mono 16-bit audio as one frame."""
+    return rtc.AudioFrame(audio, sample_rate, 1, len(audio) // 2)
 
 
 def token(livekit: LiveKitServer, identity: str, room: str) -> str:
@@ -64,7 +64,7 @@ async def drain(stream: rtc.AudioStream) -> None:
 
 
 async def bare_agent(url: str, access_token: str) -> None:
-    """Join, hear the first audio track published, speak half of the time; until killed."""
+    """Join, hear every audio track published, speak half of the time; until killed."""
     room = rtc.Room()
     heard: list[asyncio.Task[None]] = []
 
@@ -79,11 +79,11 @@ async def bare_agent(url: str, access_token: str) -> None:
     await room.connect(url, access_token)
     voice = rtc.AudioSource(SPOKEN_RATE, 1, queue_size_ms=SPOKEN_FRAME_MS)
     await room.local_participant.publish_track(rtc.LocalAudioTrack.create_audio_track("voice", voice))
-    frame = tone(SPOKEN_RATE, SPOKEN_FRAME_MS)
+    speech = frame(tone(SPOKEN_FRAME_MS / 1000), SPOKEN_RATE)
     while True:
         until = time.monotonic() + SPEAKS_SECONDS
         while time.monotonic() < until:
-            await voice.capture_frame(frame)
+            await voice.capture_frame(speech)
         await asyncio.sleep(QUIET_SECONDS)
 
 
@@ -106,7 +106,7 @@ async def simulated_user(url: str, access_token: str) -> rtc.Room:
     )
 
     async def send() -> None:
-        quiet = tone(USER_RATE, USER_FRAME_MS, loudness=0)
+        quiet = frame(bytes(USER_RATE * USER_FRAME_MS // 1000 * 2), USER_RATE)
         next_at = time.monotonic()
         while True:
             await microphone.capture_frame(quiet)
