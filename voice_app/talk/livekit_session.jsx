@@ -131,7 +131,8 @@ function connectFailureKind(error, token) {
  * Make the microphone's pre-connect recording keep its last part. livekit-client 2.23 stops the
  * recorder when the agent subscribes, but the recorder's final chunk arrives after its stream is
  * closed and is dropped: up to a second of speech just before the agent started listening was
- * lost. Asking for the data first and stopping a moment later keeps it.
+ * lost. Asking for the data first and stopping a moment later keeps all but what the encoder
+ * still holds (100–160 ms on a busy machine; README, "The voice loop").
  */
 function keepPreConnectBufferTail(track) {
   if (!track || typeof track.stopPreConnectBuffer !== "function") return;
