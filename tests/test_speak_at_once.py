@@ -46,7 +46,7 @@ PRE_CONNECT_RECORDING_DROPPED = (
     "pre-connect audio buffer is too old",
     "error reading pre-connect audio buffer",
 )
-"""What livekit-agents logs when the recording arrived before its handler, or not at all."""
+"""What livekit-agents logs when the recording arrived before its handler, too late, not at all, or unreadable."""
 
 # The microphone: the question through Web Audio, 0.1 s after the page's first MediaRecorder
 # (the pre-connect buffer) starts. Records, on the page's clock, when the recording started and
@@ -173,7 +173,7 @@ def test_speech_right_after_start_before_the_agent_joined_is_transcribed_and_ans
         assert dropped not in worker_log, f"the worker dropped the recording ({dropped!r}); {said}"
     # Without the recording the transcript would begin some words in ("... like in Paris today").
     # Its words are not checked one by one. Where the recording hands over to the live track,
-    # up to ~160 ms of speech can be missing on a busy machine (README, "Tests"), and Whisper
+    # up to ~160 ms of speech can be missing on a busy machine (README, "The voice loop"), and Whisper
     # then blurs a word or two there ("What did Emma like in Paris to me?", "What in the liking
     # Paris today?", "This is the weather like in Paris today.", "What is whenever I can perish
     # today?" in runs here); the accuracy of what the agent hears is pinned with clean audio in

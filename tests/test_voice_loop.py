@@ -22,8 +22,18 @@ from tests.test_agent_worker import REPLY_TIMEOUT, stored_conversations, talking
 pytestmark = pytest.mark.slow
 
 BOOKING_PARTS = ["I would like to book a table", "for two people tomorrow evening"]
+
 QUIET_AFTER_REPLY = 4.0
 """Seconds of listening after the reply began, to catch a second (duplicate) answer."""
+
+
+def holds_both_booking_halves(text: str) -> bool:
+    """Half of each half's words, in order: one transcript of the whole paused sentence.
+
+    How well each word is recognised is pinned elsewhere (tiny.en once heard "book a table" as
+    "work at Aable").
+    """
+    return all(words_heard(half, text) >= 0.5 for half in BOOKING_PARTS)
 
 
 async def agent_replies_after(client: VoiceClient, after: float) -> list[str]:
@@ -49,14 +59,12 @@ async def test_a_pause_in_the_middle_of_a_sentence_does_not_end_the_turn(
     assert len(replies) == 1, f"expected one answer, got {replies}"
     assert first
     assert len(heard) == 1, f"the sentence was split into turns: {[t.text for t in heard]}"
-    # one transcript holds both halves; how well each word is recognised is pinned elsewhere
-    # (tiny.en once heard "book a table" as "work at Aable")
-    assert all(words_heard(half, heard[0].text) >= 0.5 for half in BOOKING_PARTS), heard[0].text
+    assert holds_both_booking_halves(heard[0].text), heard[0].text
     await asyncio.sleep(1)  # the worker stores the reply after it is spoken
     _, messages = stored_conversations(backend, user.user_id)[-1]
     stored_user = [m.text for m in messages if m.role == "user"]
     assert len(stored_user) == 1, stored_user
-    assert all(words_heard(half, stored_user[0]) >= 0.5 for half in BOOKING_PARTS), stored_user
+    assert holds_both_booking_halves(stored_user[0]), stored_user
 
 
 async def test_speaking_again_before_the_reply_starts_gets_an_answer_to_everything_said(
